@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   verbatim::cli::register_generate(app, exit_code);
   verbatim::cli::register_tokenize(app, exit_code);
+  verbatim::cli::register_synth(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
