@@ -16,8 +16,12 @@ namespace verbatim::formats {
 static_assert(std::endian::native == std::endian::little, "the file parsers assume a little-endian host");
 
 // a * b and a + b, or nullopt-style false on overflow.
-inline bool mul_ok(uint64_t a, uint64_t b, uint64_t* out) { return !__builtin_mul_overflow(a, b, out); }
-inline bool add_ok(uint64_t a, uint64_t b, uint64_t* out) { return !__builtin_add_overflow(a, b, out); }
+inline bool mul_ok(uint64_t a, uint64_t b, uint64_t* out) {
+  return !__builtin_mul_overflow(a, b, out);
+}
+inline bool add_ok(uint64_t a, uint64_t b, uint64_t* out) {
+  return !__builtin_add_overflow(a, b, out);
+}
 
 class ByteReader {
  public:

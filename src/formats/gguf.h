@@ -16,14 +16,38 @@
 namespace verbatim::gguf {
 
 enum class ValueType : uint32_t {
-  UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7,
-  STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
+  UINT8 = 0,
+  INT8 = 1,
+  UINT16 = 2,
+  INT16 = 3,
+  UINT32 = 4,
+  INT32 = 5,
+  FLOAT32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  UINT64 = 10,
+  INT64 = 11,
+  FLOAT64 = 12,
 };
 
 // ggml tensor types that may appear in files (numbering from ggml.h).
 enum class GgmlType : uint32_t {
-  F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9,
-  Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15, BF16 = 30,
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q4_1 = 3,
+  Q5_0 = 6,
+  Q5_1 = 7,
+  Q8_0 = 8,
+  Q8_1 = 9,
+  Q2_K = 10,
+  Q3_K = 11,
+  Q4_K = 12,
+  Q5_K = 13,
+  Q6_K = 14,
+  Q8_K = 15,
+  BF16 = 30,
 };
 const char* ggml_type_name(GgmlType t);  // "Q4_K"; "unknown" for others
 // Bytes per block and elements per block, or false for a type this parser does not know.
@@ -41,7 +65,7 @@ struct Value {
   // Arrays: element type plus the elements, converted into the one matching vector.
   ValueType elem_type = ValueType::UINT8;
   std::vector<std::string> strings;  // STRING arrays
-  std::vector<int64_t> ints;         // integer and BOOL arrays
+  std::vector<int64_t> ints;         // integer and BOOL arrays (UINT64 above INT64_MAX keeps its bits)
   std::vector<double> floats;        // FLOAT32/FLOAT64 arrays
   uint64_t array_size = 0;
 };

@@ -3,10 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace verbatim {
 
@@ -57,6 +56,9 @@ struct ModelConfig {
 
 // Parsers. `where` names the file in error messages.
 ModelConfig config_from_hf_json(const nlohmann::json& config, const std::string& where);
+// Merges a Hugging Face generation_config.json: its eos_token_id (int or list) joins eos_ids, its bos_token_id
+// replaces bos_id. Validates the result.
+void apply_hf_generation_config(ModelConfig& config, const nlohmann::json& generation_config, const std::string& where);
 ModelConfig config_from_gguf(const gguf::File& file);
 ModelConfig config_from_llama2c(const llama2c::Header& header, const std::string& where);
 

@@ -5,6 +5,10 @@
 // - RoPE rotates halves (the Hugging Face / NeoX convention): within each head of size d, element i pairs with
 //   element i + d/2, frequency theta^(-2i/d). Loaders of formats that store Q/K for interleaved rotation (llama2.c,
 //   GGUF `llama`) permute the Q/K rows (and biases) at load; that copy is exact, so every format gives the same bits.
+//   Within each head, canonical row j < d/2 is stored row 2j and canonical row d/2 + j is stored row 2j + 1.
+//   What the files hold: llama2.c (and Meta) checkpoints are natively interleaved; llama.cpp's converter permutes HF
+//   checkpoints into that same order for arch `llama`, so stories260K.bin and stories260K-f32.gguf hold
+//   byte-identical Q/K rows (tests/golden/load_stories260k_test.cpp). GGUF `qwen2`/`qwen3` use NeoX RoPE: HF order.
 // - F32/F16/BF16 weights are kept as stored (memory-mapped); quantized GGUF types are dequantized at load.
 #pragma once
 

@@ -27,9 +27,12 @@ struct Tensor {
   // Element i converted to fp32 (exact for every DType). For references and tests, not hot loops.
   float at(int64_t i) const {
     switch (dtype) {
-      case DType::F32: return static_cast<const float*>(data)[i];
-      case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(data)[i]);
-      case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(data)[i]);
+      case DType::F32:
+        return static_cast<const float*>(data)[i];
+      case DType::F16:
+        return f16_to_f32(static_cast<const uint16_t*>(data)[i]);
+      case DType::BF16:
+        return bf16_to_f32(static_cast<const uint16_t*>(data)[i]);
     }
     return 0.0f;
   }

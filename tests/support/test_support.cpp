@@ -19,7 +19,9 @@ std::string shared_file(const std::string& relative) {
   return std::filesystem::exists(p) ? p : std::string();
 }
 
-std::string fixtures_dir() { return std::string(VERBATIM_SOURCE_DIR) + "/tests/fixtures"; }
+std::string fixtures_dir() {
+  return std::string(VERBATIM_SOURCE_DIR) + "/tests/fixtures";
+}
 
 std::string temp_dir() {
   static std::atomic<int> counter{0};

@@ -21,8 +21,8 @@ void write_file(const std::string& path, const std::string& bytes);
 }  // namespace verbatim::testing
 
 // Skips the test with a clear message when a shared file is absent; otherwise binds its path to `var`.
-#define VERBATIM_REQUIRE_SHARED(var, relative)                                                             \
-  const std::string var = ::verbatim::testing::shared_file(relative);                                     \
-  if (var.empty())                                                                                         \
-  GTEST_SKIP() << "shared test data absent: " << ::verbatim::testing::shared_dir() << "/" << (relative)   \
+#define VERBATIM_REQUIRE_SHARED(var, relative)                                                          \
+  const std::string var = ::verbatim::testing::shared_file(relative);                                   \
+  if (var.empty())                                                                                      \
+  GTEST_SKIP() << "shared test data absent: " << ::verbatim::testing::shared_dir() << "/" << (relative) \
                << " (set VERBATIM_SHARED_DIR or place ../shared beside the repo)"
