@@ -16,8 +16,8 @@ GenerateResult generate_reference(const Model& model, const GenerateRequest& req
   const int context = model.config.max_seq_len;
   const int prompt_len = static_cast<int>(request.prompt.size());
   if (prompt_len > context)
-    fail("prompt", "has " + std::to_string(prompt_len) + " tokens, more than the model's context of " +
-                       std::to_string(context));
+    fail("prompt",
+         "has " + std::to_string(prompt_len) + " tokens, more than the model's context of " + std::to_string(context));
   const int total = std::min(context, prompt_len + request.max_tokens);
 
   LlamaReference forward(model, total);

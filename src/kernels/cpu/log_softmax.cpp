@@ -1,0 +1,26 @@
+#include "kernels/cpu/log_softmax.h"
+
+#include <cmath>
+
+#include "kernels/cpu/check.h"
+
+namespace verbatim::kernels::cpu {
+
+double logsumexp(const float* x, int64_t n) {
+  VERBATIM_KERNEL_CHECK(x != nullptr && n > 0);
+  float max = x[0];
+  for (int64_t i = 1; i < n; ++i)
+    if (x[i] > max) max = x[i];
+  const double m = static_cast<double>(max);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(x[i]) - m);
+  return m + std::log(sum);
+}
+
+void log_softmax(const float* x, int64_t n, float* out) {
+  VERBATIM_KERNEL_CHECK(out != nullptr);
+  const double lse = logsumexp(x, n);
+  for (int64_t i = 0; i < n; ++i) out[i] = logprob_from_lse(x[i], lse);
+}
+
+}  // namespace verbatim::kernels::cpu
