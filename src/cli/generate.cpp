@@ -1,11 +1,15 @@
 // verbatim generate: one prompt through the reference forward pass, text streamed to stdout (or one JSON object).
+#include "engine/generate.h"
+
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/batch.h"
 #include "cli/commands.h"
-#include "engine/generate.h"
+#include "engine/engine.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -22,6 +26,11 @@ struct GenerateOptions {
   int max_tokens = 256;
   SamplingParams sampling;
   bool json = false;
+  bool reference = false;  // the fp32 oracle (one token at a time) instead of the engine
+  std::string prompts_file;
+  std::string mode = "invariant";
+  int kv_cache_mb = 256;
+  EngineOptions engine;
 };
 
 std::vector<int32_t> stop_ids_for(const Model& model, const Tokenizer& tok) {
@@ -55,28 +64,54 @@ int run_generate(const GenerateOptions& opt) {
       if (s == id) return true;
     return false;
   };
+  // The completion's text, streamed: whole UTF-8 characters only, with the tokenizer's BOS-space rule.
   StreamDecoder stream(*tok, req.prompt.empty() ? -1 : req.prompt.back());
-  auto on_token = [&](const SampledToken& s) {
-    if (opt.json || is_stop(s.token)) return;
-    std::string piece = stream.push(s.token);
+  std::string text;
+  auto emit = [&](const std::string& piece) {
+    text += piece;
+    if (opt.json) return;
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
   };
-  GenerateResult result = generate_reference(*model, req, on_token);
+  auto on_token = [&](const SampledToken& s) {
+    if (!is_stop(s.token)) emit(stream.push(s.token));
+  };
+  GenerateResult result;
+  if (opt.reference) {
+    result = generate_reference(*model, req, on_token);
+  } else {
+    EngineOptions eo = opt.engine;
+    eo.mode = parse_mode(opt.mode);
+    eo.kv_cache_bytes = static_cast<int64_t>(opt.kv_cache_mb) << 20;
+    Engine engine(*model, tok.get(), eo);
+    RequestParams rp;
+    rp.max_tokens = static_cast<int>(std::max<int64_t>(
+        0, std::min<int64_t>(req.max_tokens, model->config.max_seq_len - static_cast<int64_t>(req.prompt.size()))));
+    rp.sampling = req.sampling;
+    rp.stop_token_ids = req.stop_ids;
+    const uint64_t id = engine.submit(req.prompt, rp, [&](const TokenEvent& ev) {
+      if (ev.token < 0) return;
+      on_token(SampledToken{ev.token, ev.logprob, ev.top});
+    });
+    engine.run_until_idle();
+    RequestOutput out = *engine.take_output(id);
+    result.tokens = out.tokens;
+    for (size_t i = 0; i < out.tokens.size(); ++i)
+      result.samples.push_back(
+          SampledToken{out.tokens[i], out.logprobs[i],
+                       out.top_logprobs.empty() ? decltype(SampledToken::top){} : out.top_logprobs[i]});
+    result.finish_reason = finish_reason_name(out.finish_reason);
+  }
 
+  emit(stream.flush());
   if (!opt.json) {
-    std::string rest = stream.flush();
-    std::fwrite(rest.data(), 1, rest.size(), stdout);
     std::fputc('\n', stdout);
     return 0;
   }
-  std::vector<int32_t> text_ids;
-  for (int32_t id : result.tokens)
-    if (!is_stop(id)) text_ids.push_back(id);
   nlohmann::json out;
   out["prompt_tokens"] = req.prompt;
   out["tokens"] = result.tokens;
-  out["text"] = tok->decode(text_ids);
+  out["text"] = text;
   nlohmann::json logprobs = nlohmann::json::array();
   nlohmann::json top = nlohmann::json::array();
   for (const SampledToken& s : result.samples) {
@@ -90,8 +125,8 @@ int run_generate(const GenerateOptions& opt) {
   out["logprobs"] = logprobs;
   if (opt.sampling.top_logprobs > 0) out["top_logprobs"] = top;
   out["finish_reason"] = result.finish_reason;
-  std::string text = out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::printf("%s\n", text.c_str());
+  std::string line = out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::printf("%s\n", line.c_str());
   return 0;
 }
 
@@ -101,7 +136,11 @@ void register_generate(CLI::App& app, int& exit_code) {
   auto opt = std::make_shared<GenerateOptions>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate text from a prompt with the reference forward pass");
   cmd->add_option("--model", opt->model, "HF model directory, .gguf file or llama2.c .bin checkpoint")->required();
-  cmd->add_option("--tokenizer", opt->tokenizer, "tokenizer.json, GGUF or llama2.c tokenizer .bin (default: the model's)");
+  cmd->add_option("--prompts-file", opt->prompts_file,
+                  "JSONL, one request per line (prompt or prompt_tokens, max_tokens, temperature, top_p, top_k, "
+                  "min_p, seed, stop): run them all together and print one JSON line per request, in order");
+  cmd->add_option("--tokenizer", opt->tokenizer,
+                  "tokenizer.json, GGUF or llama2.c tokenizer .bin (default: the model's)");
   auto* p = cmd->add_option("--prompt", opt->prompt, "prompt text (default: empty, start from BOS)");
   cmd->add_option("--prompt-file", opt->prompt_file, "read the prompt from this file")->excludes(p);
   cmd->add_option("--max-tokens", opt->max_tokens, "most tokens to generate")->check(CLI::NonNegativeNumber);
@@ -112,7 +151,30 @@ void register_generate(CLI::App& app, int& exit_code) {
   cmd->add_option("--seed", opt->sampling.seed, "sampling seed (the same seed gives the same tokens)");
   cmd->add_option("--top-logprobs", opt->sampling.top_logprobs, "with --json: this many alternatives per token");
   cmd->add_flag("--json", opt->json, "print one JSON object: token ids, text, per-token logprobs");
-  cmd->callback([opt, &exit_code] { exit_code = run_generate(*opt); });
+  cmd->add_flag("--reference", opt->reference, "use the plain fp32 reference forward pass (the oracle)");
+  cmd->add_option("--mode", opt->mode, "invariant (default: bitwise batch-invariant) or fast")
+      ->check(CLI::IsMember({"invariant", "fast"}));
+  cmd->add_option("--threads", opt->engine.threads, "CPU threads")->check(CLI::PositiveNumber);
+  cmd->add_option("--kv-cache-mb", opt->kv_cache_mb, "KV cache size in MiB")->check(CLI::PositiveNumber);
+  cmd->add_option("--block-size", opt->engine.block_size, "KV cache block size in tokens")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-batch-tokens", opt->engine.max_batch_tokens, "most tokens per engine step")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-running", opt->engine.max_running, "most concurrent sequences")->check(CLI::PositiveNumber);
+  cmd->add_flag(
+      "--no-prefix-cache", [opt](int64_t) { opt->engine.prefix_caching = false; }, "disable prefix caching");
+  cmd->callback([opt, &exit_code] {
+    if (opt->prompts_file.empty()) {
+      exit_code = run_generate(*opt);
+      return;
+    }
+    if (!opt->prompt.empty() || !opt->prompt_file.empty())
+      fail("--prompts-file", "cannot be combined with --prompt or --prompt-file");
+    BatchOptions b{
+        .model = opt->model, .tokenizer = opt->tokenizer, .prompts_file = opt->prompts_file, .engine = opt->engine};
+    b.engine.mode = parse_mode(opt->mode);
+    b.engine.kv_cache_bytes = static_cast<int64_t>(opt->kv_cache_mb) << 20;
+    exit_code = run_generate_batch(b);
+  });
 }
 
 }  // namespace verbatim::cli

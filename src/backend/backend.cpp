@@ -1,0 +1,23 @@
+#include "backend/backend.h"
+
+#include "util/error.h"
+
+namespace verbatim {
+
+const char* mode_name(Mode m) {
+  switch (m) {
+    case Mode::Invariant:
+      return "invariant";
+    case Mode::Fast:
+      return "fast";
+  }
+  return "?";
+}
+
+Mode parse_mode(const std::string& s) {
+  if (s == "invariant") return Mode::Invariant;
+  if (s == "fast") return Mode::Fast;
+  fail("mode", "unknown mode \"" + s + "\" (expected invariant or fast)");
+}
+
+}  // namespace verbatim

@@ -1,0 +1,102 @@
+// The op set a model's forward pass is written in, implemented once per device (backend/cpu, later backend/cuda).
+// The model file of an architecture (src/model/llama_forward.cpp) calls these ops in order for one StepPlan; the
+// backend launches kernels and checks shapes. Activations live in the backend's memory in the backend's own
+// activation type (fp32 on the CPU); the model never touches their data.
+//
+// Invariance: in Mode::Invariant every op computes each output element with a reduction order fixed by the model's
+// shapes and the row's own position — never by the number of rows, the plan's other sequences, or the thread count.
+// Mode::Fast keeps the usual batch-dependent choices (library GEMM for many rows, split-KV counts from the batch), so
+// the cost of invariance and the divergence it prevents can be shown side by side.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "backend/plan.h"
+#include "model/tensor.h"
+
+namespace verbatim {
+
+enum class Mode { Invariant, Fast };
+const char* mode_name(Mode m);
+Mode parse_mode(const std::string& s);  // "invariant" | "fast"; throws Error naming the value
+
+namespace backend {
+
+// A weight in backend memory: [rows, cols] (vectors: rows = 1). On the CPU a view of the model's own memory.
+struct Weight {
+  const void* data = nullptr;
+  DType dtype = DType::F32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  bool empty() const { return data == nullptr; }
+};
+
+// An activation buffer in backend memory: `rows` rows of `cols` elements of the backend's activation type. Buffers
+// are allocated once for the largest step; an op works on the first n rows it is told about.
+struct Act {
+  void* data = nullptr;
+  int64_t rows = 0;  // capacity
+  int64_t cols = 0;
+};
+
+struct KvCacheLayout {
+  int n_layers = 0;
+  int num_blocks = 0;
+  int block_size = 0;
+  int n_kv_heads = 0;
+  int head_dim = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;  // "cpu", "cuda"
+  virtual Mode mode() const = 0;
+
+  // Memory. Weights stay valid for the backend's lifetime; so do activation buffers and the KV cache.
+  virtual Weight upload(const Tensor& t) = 0;
+  virtual Act alloc(int64_t rows, int64_t cols) = 0;
+  virtual void alloc_kv_cache(const KvCacheLayout& layout) = 0;
+  virtual int kv_element_bytes() const = 0;  // bytes of one cached K or V element (for sizing the cache)
+
+  // One step. begin_step takes the plan (kept by reference until end_step); every op below then works on the
+  // plan's n_rows rows (or n_logits rows where said).
+  virtual void begin_step(const StepPlan& plan) = 0;
+  virtual void end_step() = 0;
+
+  // out[r] = table[token[r]]  (table [vocab, dim])
+  virtual void embed(const Weight& table, Act out) = 0;
+  // out[r] = rmsnorm(x[r]) * w
+  virtual void rmsnorm(Act x, const Weight& w, float eps, Act out) = 0;
+  // residual[r] += x[r]; out[r] = rmsnorm(residual[r]) * w     (the residual add fused into the next norm)
+  virtual void add_rmsnorm(Act residual, Act x, const Weight& w, float eps, Act out) = 0;
+  // residual[r] += x[r]
+  virtual void add(Act residual, Act x) = 0;
+  // y[r] = W x[r] (+ bias)   W [n, k]; rows = n_rows, or n_logits when `logit_rows` (x holds gathered rows)
+  virtual void matmul(Act x, const Weight& w, const Weight& bias, Act y, bool logit_rows = false) = 0;
+  // RMSNorm of every head of size w.cols in x[r], in place (Qwen3's q_norm / k_norm)
+  virtual void head_rmsnorm(Act x, const Weight& w, float eps) = 0;
+  // RoPE in place on every head of x[r] at the row's position; inv_freq [head_dim / 2] in host memory
+  virtual void rope(Act x, int head_dim, const float* inv_freq) = 0;
+  // Stores k[r], v[r] at the row's slot in the cache of `layer`
+  virtual void kv_write(int layer, Act k, Act v) = 0;
+  // out[r] = attention of q[r] (n_heads heads) over positions [0, pos(r)] of the row's sequence, from the cache
+  virtual void attention(int layer, Act q, int n_heads, Act out) = 0;
+  // out[r] = silu(gate[r]) * up[r]
+  virtual void swiglu(Act gate, Act up, Act out) = 0;
+  // out[i] = x[logit_rows[i]]
+  virtual void gather_logit_rows(Act x, Act out) = 0;
+  // host[i] = fp32 copy of x[i] for the n_logits rows (the logits leave the device)
+  virtual void read_logits(Act x, float* host) = 0;
+};
+
+struct CpuBackendOptions {
+  Mode mode = Mode::Invariant;
+  int threads = 1;  // OpenMP threads for this backend's ops (no global setting is touched)
+};
+std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options);
+
+}  // namespace backend
+}  // namespace verbatim

@@ -1,0 +1,32 @@
+// The CPU backend (make_cpu_backend in backend/backend.h): fp32 activations, an fp32 paged KV cache, OpenMP threads
+// owned by the backend (the num_threads clause on each op; no global setting is touched).
+//
+// Mode::Invariant: every op is bitwise the reference kernel of src/kernels/cpu for each of its rows, so LlamaForward's
+// logits equal LlamaReference's bit for bit, whatever the batch, the chunking of a prefill or the thread count.
+//   matmul      kernels/cpu/gemm.h: weights repacked (exactly) into 16-column panels at first use; AVX2 tiles of
+//               up to 6 rows x 64 columns; threads split (column block, row block) tiles
+//   attention   kernels/cpu/paged_attention.h: threads split (row, head) pairs; fixed order over positions
+//   norms, RoPE, SwiGLU, embedding, adds: the reference expressions, threads split rows (or elements)
+// Mode::Fast: the usual batch-dependent choices, to show what invariance costs and what it prevents:
+//   matmul      m == 1: the invariant kernel; m > 1: OpenBLAS cblas_sgemm on an fp32 copy of the weights (made at
+//               first use), with OpenBLAS's own threads (OPENBLAS_NUM_THREADS) and blocking
+//   attention   kernels/cpu/paged_attention_split.h with max(1, threads / rows) KV splits per row
+//
+// KV cache: [n_layers][num_blocks] blocks of block_size positions; a K block is [kv_dim][block_size] (channel-major),
+// a V block [block_size][kv_dim] (see kernels/cpu/paged_attention.h). kv_element_bytes() = 4.
+//
+// Memory: Invariant keeps one packed copy of each matmul weight (the same dtype and size as the model's); Fast keeps
+// that plus an fp32 copy (for bf16/f16 models, three times the weights in all).
+#pragma once
+
+#include <string>
+
+#include "backend/backend.h"
+
+namespace verbatim::backend {
+
+// One line naming the kernel path each op takes on this CPU (e.g. "gemm avx2 (bf16 avx2, f16 avx2), attention
+// avx2"), for logs and benchmarks.
+std::string cpu_kernel_paths();
+
+}  // namespace verbatim::backend

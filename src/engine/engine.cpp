@@ -1,0 +1,300 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "util/error.h"
+
+namespace verbatim {
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::None:
+      return "";
+    case FinishReason::Stop:
+      return "stop";
+    case FinishReason::Length:
+      return "length";
+    case FinishReason::Cancelled:
+      return "cancelled";
+  }
+  return "";
+}
+
+void RequestParams::validate() const {
+  if (max_tokens < 0) fail("max_tokens", "must be >= 0, got " + std::to_string(max_tokens));
+  sampling.validate();
+  for (const std::string& s : stop)
+    if (s.empty()) fail("stop", "stop strings must not be empty");
+}
+
+void EngineOptions::validate() const {
+  auto positive = [](const char* name, int64_t v) {
+    if (v <= 0) fail(name, "must be positive, got " + std::to_string(v));
+  };
+  positive("threads", threads);
+  positive("block_size", block_size);
+  positive("max_batch_tokens", max_batch_tokens);
+  positive("max_running", max_running);
+  positive("max_logits", max_logits);
+  if (num_blocks < 0) fail("num_blocks", "must be >= 0");
+  if (preempt_interval < 0) fail("preempt_interval", "must be >= 0");
+  if (num_blocks == 0) positive("kv_cache_bytes", kv_cache_bytes);
+}
+
+Engine::Engine(const Model& model, const Tokenizer* tokenizer, const EngineOptions& options)
+    : model_(model), tokenizer_(tokenizer), opt_(options) {
+  opt_.validate();
+  const ModelConfig& cfg = model.config;
+  if (opt_.backend == "cpu") {
+    backend_ = backend::make_cpu_backend({.mode = opt_.mode, .threads = opt_.threads});
+  } else {
+    fail("backend", "'" + opt_.backend + "' is not available in this build (available: cpu)");
+  }
+  int num_blocks = opt_.num_blocks;
+  if (num_blocks == 0) {
+    const int64_t per_block = int64_t{2} * cfg.n_layers * opt_.block_size * cfg.kv_dim() * backend_->kv_element_bytes();
+    num_blocks = static_cast<int>(std::min<int64_t>(opt_.kv_cache_bytes / per_block, 1 << 24));
+    if (num_blocks <= 0)
+      fail("kv_cache_bytes",
+           std::to_string(opt_.kv_cache_bytes) + " bytes hold no block of " + std::to_string(per_block) + " bytes");
+  }
+  forward_ = std::make_unique<LlamaForward>(model, *backend_,
+                                            ForwardOptions{.num_blocks = num_blocks,
+                                                           .block_size = opt_.block_size,
+                                                           .max_rows = opt_.max_batch_tokens,
+                                                           .max_logits = opt_.max_logits});
+  blocks_ = std::make_unique<BlockManager>(BlockManagerOptions{
+      .num_blocks = num_blocks, .block_size = opt_.block_size, .prefix_caching = opt_.prefix_caching});
+  scheduler_ = std::make_unique<Scheduler>(SchedulerOptions{.max_batch_tokens = opt_.max_batch_tokens,
+                                                            .max_running = opt_.max_running,
+                                                            .max_logits = opt_.max_logits,
+                                                            .chunk_seed = opt_.chunk_seed,
+                                                            .preempt_interval = opt_.preempt_interval},
+                                           *blocks_);
+  logits_.resize(static_cast<size_t>(opt_.max_logits) * cfg.vocab_size);
+  for (int id : cfg.eos_ids) eos_ids_.push_back(id);
+  if (tokenizer_ != nullptr)
+    for (int32_t id : tokenizer_->eos_ids()) eos_ids_.push_back(id);
+}
+
+Engine::~Engine() = default;
+
+std::string Engine::backend_name() const {
+  return backend_->name();
+}
+
+uint64_t Engine::submit(std::vector<int32_t> prompt, const RequestParams& params, EventCallback on_event) {
+  params.validate();
+  const ModelConfig& cfg = model_.config;
+  if (prompt.empty()) fail("prompt", "is empty");
+  for (int32_t t : prompt)
+    if (t < 0 || t >= cfg.vocab_size)
+      fail("prompt",
+           "token id " + std::to_string(t) + " is outside the vocabulary [0, " + std::to_string(cfg.vocab_size) + ")");
+  const int64_t total = static_cast<int64_t>(prompt.size()) + params.max_tokens;
+  if (total > cfg.max_seq_len)
+    fail("prompt", "prompt (" + std::to_string(prompt.size()) + " tokens) + max_tokens (" +
+                       std::to_string(params.max_tokens) + ") exceeds the context of " +
+                       std::to_string(cfg.max_seq_len) + " tokens");
+  const int64_t capacity = static_cast<int64_t>(blocks_->num_blocks()) * blocks_->block_size();
+  if (total > capacity)
+    fail("prompt", "prompt + max_tokens (" + std::to_string(total) + " tokens) exceeds the KV cache of " +
+                       std::to_string(capacity) + " tokens");
+
+  auto r = std::make_unique<Request>();
+  r->id = next_id_++;
+  r->params = params;
+  r->prompt_len = static_cast<int>(prompt.size());
+  r->out.id = r->id;
+  r->out.prompt = prompt;
+  if (params.prompt_logprobs) r->out.prompt_logprobs.assign(prompt.size(), std::numeric_limits<float>::quiet_NaN());
+  r->tokens = std::move(prompt);
+  r->on_event = std::move(on_event);
+  if (tokenizer_ != nullptr) r->decoder = std::make_unique<StreamDecoder>(*tokenizer_, r->tokens.back());
+  Request* raw = r.get();
+  active_.emplace(r->id, std::move(r));
+  scheduler_->add(raw);
+  return raw->id;
+}
+
+void Engine::cancel(uint64_t id) {
+  auto it = active_.find(id);
+  if (it == active_.end()) return;
+  finish(*it->second, FinishReason::Cancelled);
+}
+
+bool Engine::idle() const {
+  return scheduler_->idle();
+}
+
+void Engine::run_until_idle() {
+  while (step()) {
+  }
+}
+
+bool Engine::is_eos(const Request& r, int32_t token) const {
+  if (std::find(r.params.stop_token_ids.begin(), r.params.stop_token_ids.end(), token) != r.params.stop_token_ids.end())
+    return true;
+  return !r.params.ignore_eos && std::find(eos_ids_.begin(), eos_ids_.end(), token) != eos_ids_.end();
+}
+
+bool Engine::step() {
+  std::vector<ScheduledSeq> batch = scheduler_->schedule(plan_);
+  if (batch.empty()) return false;
+  forward_->execute(plan_, logits_.data());
+  counters_.steps++;
+  const int vocab = model_.config.vocab_size;
+  auto logits_row = [&](int i) {
+    return std::span<const float>(logits_.data() + static_cast<size_t>(i) * vocab, vocab);
+  };
+
+  for (const ScheduledSeq& s : batch) {
+    Request& r = *s.request;
+    if (r.params.prompt_logprobs) {
+      for (int j = 0; j < s.n_rows; ++j) {
+        const int next = r.num_computed + j + 1;  // the row at position next-1 predicts token `next`
+        if (next < r.prompt_len)
+          r.out.prompt_logprobs[next] = token_logprob(logits_row(s.first_logit + j), r.tokens[next]);
+      }
+    }
+    const int prompt_rows = std::max(0, std::min(r.num_computed + s.n_rows, r.prompt_len) - r.num_computed);
+    counters_.prompt_tokens += prompt_rows;
+    r.num_computed += s.n_rows;
+    blocks_->commit(r.kv, r.tokens, r.num_computed);
+    if (r.num_computed < static_cast<int>(r.tokens.size())) continue;  // still prefilling
+    if (r.generated() >= r.params.max_tokens) {
+      finish(r, FinishReason::Length);
+      continue;
+    }
+    // The request is caught up: sample its next token from the logits of its last row. The RNG index is the
+    // token's index in the completion, so recomputation after preemption draws the same number.
+    SampledToken tok =
+        sample(logits_row(s.first_logit + s.n_logits - 1), r.params.sampling, static_cast<uint64_t>(r.generated()));
+    r.tokens.push_back(tok.token);
+    after_token(r, tok);
+  }
+  return true;
+}
+
+void Engine::after_token(Request& r, const SampledToken& s) {
+  counters_.generated_tokens++;
+  r.out.tokens.push_back(s.token);
+  r.out.logprobs.push_back(s.logprob);
+  if (r.params.sampling.top_logprobs > 0) r.out.top_logprobs.push_back(s.top);
+
+  FinishReason reason = FinishReason::None;
+  const bool eos = is_eos(r, s.token);
+  if (eos) reason = FinishReason::Stop;
+  if (r.decoder && !eos) r.pending_text += r.decoder->push(s.token);
+  if (reason == FinishReason::None && !r.params.stop.empty()) {
+    // Search the text that is not final yet (plus enough before it to catch a stop string spanning the boundary).
+    size_t longest = 0;
+    for (const std::string& st : r.params.stop) longest = std::max(longest, st.size());
+    const std::string all = r.out.text + r.pending_text;
+    const size_t from = r.out.text.size() > longest ? r.out.text.size() - longest : 0;
+    size_t cut = std::string::npos;
+    for (const std::string& st : r.params.stop) cut = std::min(cut, all.find(st, from));
+    if (cut != std::string::npos) {
+      // The text ends before the stop string; everything after it is dropped.
+      r.pending_text = cut >= r.out.text.size() ? all.substr(r.out.text.size(), cut - r.out.text.size()) : "";
+      if (cut < r.out.text.size()) r.out.text.resize(cut);  // cannot happen: emitted text never holds a stop prefix
+      reason = FinishReason::Stop;
+      r.decoder.reset();  // nothing after the stop string is decoded
+    }
+  }
+  if (reason == FinishReason::None &&
+      (r.generated() >= r.params.max_tokens || static_cast<int>(r.tokens.size()) >= model_.config.max_seq_len))
+    reason = FinishReason::Length;
+
+  if (reason != FinishReason::None) {
+    r.out.finish_reason = reason;
+    emit_text(r, &s, true);
+    finish(r, reason);
+  } else {
+    emit_text(r, &s, false);
+  }
+}
+
+void Engine::emit_text(Request& r, const SampledToken* s, bool finished) {
+  if (finished && r.decoder) r.pending_text += r.decoder->flush();
+  // Hold back the longest suffix that could still grow into a stop string.
+  size_t hold = 0;
+  if (!finished) {
+    for (const std::string& st : r.params.stop) {
+      const std::string all = r.out.text + r.pending_text;
+      for (size_t len = std::min(st.size() - 1, all.size()); len > hold; --len)
+        if (all.compare(all.size() - len, len, st, 0, len) == 0) {
+          hold = len;
+          break;
+        }
+    }
+    hold = std::min(hold, r.pending_text.size());
+  }
+  std::string text = r.pending_text.substr(0, r.pending_text.size() - hold);
+  r.pending_text.erase(0, r.pending_text.size() - hold);
+  r.out.text += text;
+  if (!r.on_event) return;
+  TokenEvent ev;
+  ev.request_id = r.id;
+  if (s != nullptr) {
+    ev.token = s->token;
+    ev.logprob = s->logprob;
+    ev.top = s->top;
+  }
+  ev.text = std::move(text);
+  ev.finished = finished;
+  ev.finish_reason = finished ? r.out.finish_reason : FinishReason::None;
+  r.on_event(ev);
+}
+
+void Engine::finish(Request& r, FinishReason reason) {
+  auto it = active_.find(r.id);
+  if (it == active_.end()) return;
+  std::unique_ptr<Request> owned = std::move(it->second);
+  active_.erase(it);
+  scheduler_->remove(owned.get());
+  if (owned->out.finish_reason == FinishReason::None) {
+    owned->out.finish_reason = reason;
+    emit_text(*owned, nullptr, true);  // no token with this event: a cancel, or max_tokens reached while scoring
+  }
+  finished_.emplace(owned->id, std::move(owned->out));
+}
+
+std::optional<RequestOutput> Engine::take_output(uint64_t id) {
+  auto it = finished_.find(id);
+  if (it == finished_.end()) return std::nullopt;
+  RequestOutput out = std::move(it->second);
+  finished_.erase(it);
+  return out;
+}
+
+std::vector<float> Engine::score(const std::vector<int32_t>& tokens) {
+  RequestParams p;
+  p.max_tokens = 0;
+  p.prompt_logprobs = true;
+  p.sampling.temperature = 0;
+  const uint64_t id = submit(tokens, p);
+  std::optional<RequestOutput> out;
+  while (!(out = take_output(id))) {
+    if (!step()) fail("score", "the engine stopped before the scoring request finished");
+  }
+  return out->prompt_logprobs;
+}
+
+EngineStats Engine::stats() const {
+  EngineStats s = counters_;
+  s.waiting = scheduler_->num_waiting();
+  s.running = scheduler_->num_running();
+  s.kv_blocks_total = blocks_->num_blocks();
+  const BlockManagerStats b = blocks_->stats();
+  s.kv_blocks_used = b.used;
+  s.preemptions = scheduler_->preemptions();
+  s.prefix_cache_hits = b.hits;
+  s.prefix_cache_queries = b.queries;
+  return s;
+}
+
+}  // namespace verbatim

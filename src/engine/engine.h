@@ -1,0 +1,110 @@
+// The serving engine: continuous batching over a paged KV cache with prefix caching, chunked prefill and preemption
+// by recompute, on any backend. A request's tokens, logprobs and text are bitwise the same whatever else runs beside
+// it, however its prompt is chunked, whether its prefix was cached, and whether it was preempted: every logit is a
+// pure function of the request's own tokens (the backend's Mode::Invariant), and sampling is a pure function of
+// (logits, params, the request's own token index).
+//
+// Single-threaded: submit / cancel / step are called from one thread (the server wraps it in its own loop thread).
+// Two engines can live in one process; nothing is global.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "backend/backend.h"
+#include "engine/block_manager.h"
+#include "engine/request.h"
+#include "engine/scheduler.h"
+#include "model/llama_forward.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace verbatim {
+
+struct EngineOptions {
+  std::string backend = "cpu";
+  Mode mode = Mode::Invariant;
+  int threads = 1;
+  int block_size = 16;
+  int num_blocks = 0;  // KV cache blocks; 0: as many as kv_cache_bytes holds
+  int64_t kv_cache_bytes = int64_t{256} << 20;
+  int max_batch_tokens = 512;
+  int max_running = 64;
+  int max_logits = 64;
+  bool prefix_caching = true;
+  uint64_t chunk_seed = 0;   // testing: random prefill chunk lengths (never changes an output bit)
+  int preempt_interval = 0;  // testing: preempt the newest request every N steps (never changes an output bit)
+
+  void validate() const;  // throws Error naming the option
+};
+
+struct EngineStats {
+  int waiting = 0;
+  int running = 0;
+  int kv_blocks_total = 0;
+  int kv_blocks_used = 0;
+  uint64_t steps = 0;
+  uint64_t preemptions = 0;
+  uint64_t prefix_cache_hits = 0;     // blocks reused
+  uint64_t prefix_cache_queries = 0;  // blocks looked up
+  uint64_t prompt_tokens = 0;         // computed prompt rows (cache hits excluded)
+  uint64_t generated_tokens = 0;
+};
+
+class Engine {
+ public:
+  // The model (and tokenizer, if given) must outlive the engine. Without a tokenizer there is no text, no stop
+  // strings, and EOS comes from the model config only.
+  Engine(const Model& model, const Tokenizer* tokenizer, const EngineOptions& options);
+  ~Engine();
+
+  // Queues a request. Throws Error (naming the field) for invalid params, an empty prompt, a token outside the
+  // vocabulary, or a prompt + max_tokens longer than the context or the KV cache.
+  uint64_t submit(std::vector<int32_t> prompt, const RequestParams& params, EventCallback on_event = {});
+
+  // Finishes a request as Cancelled and frees its KV blocks now. Unknown or finished ids are ignored.
+  void cancel(uint64_t id);
+
+  // Runs one step: schedule, execute, sample, stream. Returns false when there was nothing to run.
+  bool step();
+  void run_until_idle();
+  bool idle() const;
+
+  // The output of a finished request (removed from the engine), or nullopt while it is unfinished or unknown.
+  std::optional<RequestOutput> take_output(uint64_t id);
+
+  // Per-token logprobs of `tokens` (entry 0 is NaN) in one prefill: the scorer. Runs the engine until that request
+  // is done (other queued requests progress too). Bitwise equal to the logprobs reported when generating them.
+  std::vector<float> score(const std::vector<int32_t>& tokens);
+
+  EngineStats stats() const;
+  const EngineOptions& options() const { return opt_; }
+  const ModelConfig& config() const { return model_.config; }
+  std::string backend_name() const;
+
+ private:
+  void finish(Request& r, FinishReason reason);
+  void after_token(Request& r, const SampledToken& s);
+  void emit_text(Request& r, const SampledToken* s, bool finished);
+  bool is_eos(const Request& r, int32_t token) const;
+
+  const Model& model_;
+  const Tokenizer* tokenizer_;
+  EngineOptions opt_;
+  std::unique_ptr<backend::Backend> backend_;
+  std::unique_ptr<LlamaForward> forward_;
+  std::unique_ptr<BlockManager> blocks_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::vector<int32_t> eos_ids_;
+  std::map<uint64_t, std::unique_ptr<Request>> active_;
+  std::map<uint64_t, RequestOutput> finished_;
+  uint64_t next_id_ = 1;
+  StepPlan plan_;
+  std::vector<float> logits_;  // [max_logits, vocab]
+  EngineStats counters_;
+};
+
+}  // namespace verbatim

@@ -1,0 +1,74 @@
+// Batch-invariant attention over a paged fp32 KV cache, GQA, for many query rows at once.
+//
+// Every (row, head) output is computed in EXACTLY the order of the reference kernels/cpu/attention.h over the row's
+// positions 0 .. pos (its own included):
+//   score[t] = (q . k[t]) / sqrtf(head_dim)   dot product sequential in the head dimension (rounded mul, rounded add)
+//   a = softmax(score)                        kernels/cpu/softmax.h itself
+//   out = a[0] v[0] + a[1] v[1] + ...         sequential in t, from +0
+// so the result is bitwise the reference's, whatever the other rows of the step, the blocks the sequence happens to
+// own, or the thread count. Threads split (row, head) pairs; each pair is one thread's, start to finish.
+//
+// The cache layout makes the fixed order fast. One block holds block_size positions of one layer:
+//   K block: [kv_dim][block_size]  channel-major, so 8 consecutive positions of one channel are one vector load
+//   V block: [block_size][kv_dim]  position-major, so a head's channels of one position are contiguous
+// The AVX2 path computes the scores of 8 positions per register (lane = position, each lane still summing over the
+// head dimension in order) and the weighted sum of V with lane = channel. Runs where the CPU has AVX2; else a portable
+// scalar path with the same operations in the same order (the same bits).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace verbatim::kernels::cpu {
+
+struct PagedKvLayout {
+  int block_size = 0;  // positions per block
+  int n_kv_heads = 0;
+  int head_dim = 0;
+  int64_t kv_dim() const { return static_cast<int64_t>(n_kv_heads) * head_dim; }
+  int64_t block_floats() const { return kv_dim() * block_size; }  // one block of K (or of V)
+};
+
+// The rows of one step as the attention sees them. Row r sits at positions[r] of its sequence, whose block table is
+// blocks[r][0 ..] (position p lives in block blocks[r][p / block_size] at offset p % block_size).
+struct PagedRows {
+  int64_t n_rows = 0;
+  const int32_t* positions = nullptr;      // [n_rows]
+  const int32_t* const* blocks = nullptr;  // [n_rows] -> the row's sequence's block ids
+};
+
+// Stores k[r], v[r] ([n_rows, kv_dim] each, rows contiguous) at their rows' positions in one layer's caches
+// k_cache, v_cache ([num_blocks] blocks each, layouts above). Rows of one step never share a slot.
+void paged_kv_write(const float* k, const float* v, const PagedRows& rows, float* k_cache, float* v_cache,
+                    const PagedKvLayout& l, int threads);
+
+// scores[t - t0] = (qh . K[t]) / sqrtf(head_dim) for t in [t0, t1), K of KV head `kv_head`, in the reference's order.
+// qh: [head_dim]; blocks: the sequence's block ids; scores: [t1 - t0].
+// scalar: run the portable path even where AVX2 exists (tests compare the two).
+void paged_scores(const float* qh, const float* k_cache, const int32_t* blocks, int kv_head, int64_t t0, int64_t t1,
+                  float* scores, const PagedKvLayout& l, bool scalar = false);
+
+// out_h[i] = sum_t a[t - t0] * V[t][kv_head, i] for t in [t0, t1), sequential in t from +0. a: [t1 - t0];
+// out_h: [head_dim].
+void paged_weighted_values(const float* a, const float* v_cache, const int32_t* blocks, int kv_head, int64_t t0,
+                           int64_t t1, float* out_h, const PagedKvLayout& l, bool scalar = false);
+
+struct PagedAttentionParams {
+  int n_heads = 0;  // query heads per row; head h reads KV head h / (n_heads / n_kv_heads)
+  PagedKvLayout kv;
+  int threads = 1;
+  bool scalar = false;  // the portable path even where AVX2 exists (tests)
+};
+
+// Floats of scratch paged_attention needs when no row sits past position max_pos.
+size_t paged_attention_scratch_floats(int64_t max_pos, int threads);
+
+// out[r] = attention of q[r] over positions [0, positions[r]] of its sequence. q, out: [n_rows, n_heads * head_dim]
+// (must not alias); k_cache, v_cache: one layer; scratch: paged_attention_scratch_floats(max position, threads).
+void paged_attention(const float* q, const float* k_cache, const float* v_cache, const PagedRows& rows, float* out,
+                     float* scratch, size_t scratch_floats, const PagedAttentionParams& p);
+
+// "avx2" or "scalar": the path paged_attention takes on this CPU.
+const char* paged_attention_path();
+
+}  // namespace verbatim::kernels::cpu

@@ -1,0 +1,137 @@
+#include "model/llama_forward.h"
+
+#include <string>
+
+#include "kernels/cpu/rope.h"
+#include "util/error.h"
+
+namespace verbatim {
+namespace {
+
+kernels::cpu::RopeFreqScaling rope_scaling_of(const RopeScaling& s) {
+  kernels::cpu::RopeFreqScaling r;
+  switch (s.type) {
+    case RopeScaling::Type::None:
+      r.type = kernels::cpu::RopeFreqScaling::Type::None;
+      break;
+    case RopeScaling::Type::Linear:
+      r.type = kernels::cpu::RopeFreqScaling::Type::Linear;
+      break;
+    case RopeScaling::Type::Llama3:
+      r.type = kernels::cpu::RopeFreqScaling::Type::Llama3;
+      break;
+  }
+  r.factor = s.factor;
+  r.low_freq_factor = s.low_freq_factor;
+  r.high_freq_factor = s.high_freq_factor;
+  r.original_max_position_embeddings = s.original_max_position_embeddings;
+  return r;
+}
+
+}  // namespace
+
+LlamaForward::LlamaForward(const Model& model, backend::Backend& backend, const ForwardOptions& options)
+    : cfg_(model.config), be_(backend), opt_(options) {
+  cfg_.validate(model.path);
+  if (opt_.num_blocks <= 0 || opt_.block_size <= 0 || opt_.max_rows <= 0 || opt_.max_logits <= 0)
+    fail("forward options", "num_blocks, block_size, max_rows and max_logits must be positive");
+  const ModelWeights& w = model.weights;
+  if (static_cast<int>(w.layers.size()) != cfg_.n_layers) fail(model.path, "layer count differs from the config");
+  inv_freq_ = kernels::cpu::rope_inv_freq(cfg_.head_dim, cfg_.rope_theta, rope_scaling_of(cfg_.rope_scaling));
+
+  auto up = [&](const Tensor& t) { return t.empty() ? backend::Weight{} : be_.upload(t); };
+  tok_embeddings_ = up(w.tok_embeddings);
+  final_norm_ = up(w.final_norm);
+  lm_head_ = up(w.lm_head);
+  layers_.reserve(w.layers.size());
+  for (const LayerWeights& lw : w.layers) {
+    Layer l;
+    l.attn_norm = up(lw.attn_norm);
+    l.wq = up(lw.wq);
+    l.wk = up(lw.wk);
+    l.wv = up(lw.wv);
+    l.wo = up(lw.wo);
+    l.bq = up(lw.bq);
+    l.bk = up(lw.bk);
+    l.bv = up(lw.bv);
+    l.q_norm = up(lw.q_norm);
+    l.k_norm = up(lw.k_norm);
+    l.ffn_norm = up(lw.ffn_norm);
+    l.w_gate = up(lw.w_gate);
+    l.w_up = up(lw.w_up);
+    l.w_down = up(lw.w_down);
+    if (l.wq.empty() || l.wk.empty() || l.wv.empty() || l.wo.empty() || l.w_gate.empty() || l.w_up.empty() ||
+        l.w_down.empty() || l.attn_norm.empty() || l.ffn_norm.empty())
+      fail(model.path, "a layer is missing weights");
+    if (cfg_.qk_norm && (l.q_norm.empty() || l.k_norm.empty())) fail(model.path, "q/k norm weights missing");
+    layers_.push_back(l);
+  }
+  if (tok_embeddings_.empty() || final_norm_.empty() || lm_head_.empty())
+    fail(model.path, "embedding, final norm or lm_head missing");
+
+  be_.alloc_kv_cache({.n_layers = cfg_.n_layers,
+                      .num_blocks = opt_.num_blocks,
+                      .block_size = opt_.block_size,
+                      .n_kv_heads = cfg_.n_kv_heads,
+                      .head_dim = cfg_.head_dim});
+  const int64_t rows = opt_.max_rows;
+  x_ = be_.alloc(rows, cfg_.dim);
+  xb_ = be_.alloc(rows, cfg_.dim);
+  q_ = be_.alloc(rows, cfg_.q_dim());
+  k_ = be_.alloc(rows, cfg_.kv_dim());
+  v_ = be_.alloc(rows, cfg_.kv_dim());
+  att_ = be_.alloc(rows, cfg_.q_dim());
+  proj_ = be_.alloc(rows, cfg_.dim);
+  gate_ = be_.alloc(rows, cfg_.hidden_dim);
+  up_ = be_.alloc(rows, cfg_.hidden_dim);
+  hidden_ = be_.alloc(rows, cfg_.hidden_dim);
+  xl_ = be_.alloc(opt_.max_logits, cfg_.dim);
+  logits_ = be_.alloc(opt_.max_logits, cfg_.vocab_size);
+}
+
+void LlamaForward::execute(const StepPlan& plan, float* logits) {
+  plan.validate(opt_.num_blocks, opt_.block_size, cfg_.vocab_size);
+  if (plan.n_rows() == 0) return;
+  if (plan.n_rows() > opt_.max_rows)
+    fail("step plan", std::to_string(plan.n_rows()) + " rows, more than max_rows " + std::to_string(opt_.max_rows));
+  if (plan.n_logits() > opt_.max_logits)
+    fail("step plan", std::to_string(plan.n_logits()) + " logit rows, more than " + std::to_string(opt_.max_logits));
+  const float eps = cfg_.norm_eps;
+  const backend::Weight none;
+
+  be_.begin_step(plan);
+  be_.embed(tok_embeddings_, x_);
+  be_.rmsnorm(x_, layers_[0].attn_norm, eps, xb_);
+  for (int li = 0; li < cfg_.n_layers; ++li) {
+    const Layer& l = layers_[li];
+    // Attention block: xb holds rmsnorm(x) * attn_norm.
+    be_.matmul(xb_, l.wq, l.bq, q_);
+    be_.matmul(xb_, l.wk, l.bk, k_);
+    be_.matmul(xb_, l.wv, l.bv, v_);
+    if (cfg_.qk_norm) {
+      be_.head_rmsnorm(q_, l.q_norm, eps);
+      be_.head_rmsnorm(k_, l.k_norm, eps);
+    }
+    be_.rope(q_, cfg_.head_dim, inv_freq_.data());
+    be_.rope(k_, cfg_.head_dim, inv_freq_.data());
+    be_.kv_write(li, k_, v_);
+    be_.attention(li, q_, cfg_.n_heads, att_);
+    be_.matmul(att_, l.wo, none, proj_);
+    be_.add_rmsnorm(x_, proj_, l.ffn_norm, eps, xb_);
+    // MLP block.
+    be_.matmul(xb_, l.w_gate, none, gate_);
+    be_.matmul(xb_, l.w_up, none, up_);
+    be_.swiglu(gate_, up_, hidden_);
+    be_.matmul(hidden_, l.w_down, none, proj_);
+    const backend::Weight& next_norm = li + 1 < cfg_.n_layers ? layers_[li + 1].attn_norm : final_norm_;
+    be_.add_rmsnorm(x_, proj_, next_norm, eps, xb_);
+  }
+  if (plan.n_logits() > 0) {
+    be_.gather_logit_rows(xb_, xl_);
+    be_.matmul(xl_, lm_head_, none, logits_, /*logit_rows=*/true);
+    be_.read_logits(logits_, logits);
+  }
+  be_.end_step();
+}
+
+}  // namespace verbatim

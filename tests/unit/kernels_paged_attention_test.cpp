@@ -1,0 +1,221 @@
+// Paged attention (kernels/cpu/paged_attention.h) against the contiguous reference (kernels/cpu/attention.h).
+// Tolerance: none for the invariant kernel — it computes the reference's operations in the reference's order, so its
+// outputs are asserted BITWISE equal, and bitwise unchanged by the other rows of a batch, by the block table holding
+// the same data, by the thread count and by the path (AVX2 / scalar). The split-KV kernel of Mode::Fast is checked
+// within 2e-6 times max |v| (outputs are convex combinations of v rows).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/paged_attention.h"
+#include "kernels/cpu/paged_attention_split.h"
+
+namespace verbatim::kernels::cpu {
+namespace {
+
+struct Config {
+  int block_size, n_heads, n_kv_heads, head_dim;
+};
+// GQA 4:1, MHA, MQA; head_dim 8 .. 130 (past 64: two passes over V; not a multiple of 8: masked tails); block sizes
+// that are and are not multiples of the 8-lane vector.
+const Config kConfigs[] = {{16, 8, 2, 16}, {5, 4, 4, 8}, {1, 2, 1, 24}, {8, 6, 3, 72}, {3, 4, 2, 130}, {12, 2, 2, 6}};
+
+std::vector<float> random_vec(size_t n, std::mt19937_64& rng, float scale = 1.0f) {
+  std::uniform_real_distribution<float> d(-scale, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+// One layer's paged cache and the sequences stored in it.
+struct Cache {
+  PagedKvLayout l;
+  int num_blocks;
+  std::vector<float> k, v;    // [num_blocks][block floats]
+  std::vector<int32_t> free;  // block ids not yet given out, shuffled
+  Cache(const Config& c, int blocks, std::mt19937_64& rng)
+      : l{.block_size = c.block_size, .n_kv_heads = c.n_kv_heads, .head_dim = c.head_dim}, num_blocks(blocks) {
+    k.assign(static_cast<size_t>(blocks * l.block_floats()), std::nanf(""));  // unwritten slots are never read
+    v = k;
+    free.resize(blocks);
+    std::iota(free.begin(), free.end(), 0);
+    std::shuffle(free.begin(), free.end(), rng);
+  }
+};
+
+struct Sequence {
+  std::vector<float> k, v;  // [n_ctx, kv_dim] contiguous, as the reference reads them
+  std::vector<int32_t> blocks;
+  int64_t n_ctx = 0;
+};
+
+// A sequence of n_ctx random positions, written into `cache` through paged_kv_write, one step of all rows.
+Sequence store(Cache& cache, int64_t n_ctx, std::mt19937_64& rng, int threads = 1) {
+  Sequence s;
+  s.n_ctx = n_ctx;
+  s.k = random_vec(static_cast<size_t>(n_ctx * cache.l.kv_dim()), rng);
+  s.v = random_vec(s.k.size(), rng, 3.0f);
+  const int64_t n_blocks = (n_ctx + cache.l.block_size - 1) / cache.l.block_size;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    s.blocks.push_back(cache.free.back());
+    cache.free.pop_back();
+  }
+  std::vector<int32_t> pos(n_ctx);
+  std::iota(pos.begin(), pos.end(), 0);
+  std::vector<const int32_t*> tables(n_ctx, s.blocks.data());
+  const PagedRows rows{.n_rows = n_ctx, .positions = pos.data(), .blocks = tables.data()};
+  paged_kv_write(s.k.data(), s.v.data(), rows, cache.k.data(), cache.v.data(), cache.l, threads);
+  return s;
+}
+
+std::vector<float> reference(const Config& c, const Sequence& s, const float* q, int64_t pos) {
+  std::vector<float> out(static_cast<size_t>(c.n_heads) * c.head_dim), scores(pos + 1);
+  attention(q, s.k.data(), s.v.data(), scores.data(), out.data(),
+            {.n_heads = c.n_heads,
+             .n_kv_heads = c.n_kv_heads,
+             .head_dim = c.head_dim,
+             .n_ctx = pos + 1,
+             .kv_stride = static_cast<int64_t>(c.n_kv_heads) * c.head_dim});
+  return out;
+}
+
+// Rows (sequence, position) with their queries, run through paged_attention.
+std::vector<float> run(const Config& c, const Cache& cache, const std::vector<const Sequence*>& seqs,
+                       const std::vector<int32_t>& positions, const std::vector<float>& q, int threads, bool scalar,
+                       int splits = 0) {
+  const int64_t n = static_cast<int64_t>(seqs.size());
+  std::vector<const int32_t*> tables(n);
+  for (int64_t r = 0; r < n; ++r) tables[r] = seqs[r]->blocks.data();
+  const PagedRows rows{.n_rows = n, .positions = positions.data(), .blocks = tables.data()};
+  std::vector<float> out(q.size(), -7.0f);
+  const int64_t max_pos = *std::max_element(positions.begin(), positions.end());
+  if (splits == 0) {
+    std::vector<float> scratch(paged_attention_scratch_floats(max_pos, threads));
+    paged_attention(q.data(), cache.k.data(), cache.v.data(), rows, out.data(), scratch.data(), scratch.size(),
+                    {.n_heads = c.n_heads, .kv = cache.l, .threads = threads, .scalar = scalar});
+  } else {
+    const SplitAttentionParams sp{.n_heads = c.n_heads, .kv = cache.l, .threads = threads, .splits = splits};
+    std::vector<float> scratch(paged_attention_split_scratch_floats(n, max_pos, sp));
+    paged_attention_split(q.data(), cache.k.data(), cache.v.data(), rows, out.data(), scratch.data(), scratch.size(),
+                          sp);
+  }
+  return out;
+}
+
+bool same_bits(const float* a, const float* b, size_t n) {
+  return std::memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+TEST(KernelsPagedAttention, ReportsItsPath) {
+  std::printf("paged attention path: %s\n", paged_attention_path());
+}
+
+TEST(KernelsPagedAttention, BitwiseEqualToContiguousReference) {
+  std::mt19937_64 rng(1);
+  for (const Config& c : kConfigs) {
+    for (int64_t n_ctx : {1, 2, 9, 37, 100}) {
+      Cache cache(c, static_cast<int>(n_ctx / c.block_size + 2), rng);
+      const Sequence s = store(cache, n_ctx, rng);
+      const int width = c.n_heads * c.head_dim;
+      // Every position of the sequence as one row each (a one-shot prefill), against the reference row by row.
+      std::vector<const Sequence*> seqs(n_ctx, &s);
+      std::vector<int32_t> pos(n_ctx);
+      std::iota(pos.begin(), pos.end(), 0);
+      const std::vector<float> q = random_vec(static_cast<size_t>(n_ctx * width), rng, 2.0f);
+      for (bool scalar : {false, true}) {
+        const std::vector<float> out = run(c, cache, seqs, pos, q, 2, scalar);
+        for (int64_t p = 0; p < n_ctx; ++p) {
+          const std::vector<float> want = reference(c, s, q.data() + p * width, p);
+          ASSERT_TRUE(same_bits(out.data() + p * width, want.data(), width))
+              << "bs " << c.block_size << " heads " << c.n_heads << "/" << c.n_kv_heads << " hd " << c.head_dim
+              << " pos " << p << (scalar ? " scalar" : " simd");
+        }
+      }
+    }
+  }
+}
+
+TEST(KernelsPagedAttention, RowIsUnchangedByBatchBlockTableAndThreads) {
+  std::mt19937_64 rng(2);
+  for (const Config& c : kConfigs) {
+    const int width = c.n_heads * c.head_dim;
+    Cache cache(c, 200, rng);
+    const Sequence a = store(cache, 45, rng);
+    const std::vector<float> qa = random_vec(width, rng, 2.0f);
+    const std::vector<float> alone = run(c, cache, {&a}, {44}, qa, 1, false);
+
+    // The same data under another block table, in another cache.
+    Cache other_cache(c, 200, rng);
+    Sequence a2 = a;
+    {
+      std::mt19937_64 copy_rng(99);
+      a2 = store(other_cache, 45, copy_rng);  // new blocks; then overwrite with a's data
+      a2.k = a.k;
+      a2.v = a.v;
+      std::vector<int32_t> pos(45);
+      std::iota(pos.begin(), pos.end(), 0);
+      std::vector<const int32_t*> tables(45, a2.blocks.data());
+      paged_kv_write(a.k.data(), a.v.data(), {.n_rows = 45, .positions = pos.data(), .blocks = tables.data()},
+                     other_cache.k.data(), other_cache.v.data(), other_cache.l, 1);
+    }
+    ASSERT_NE(a.blocks, a2.blocks);
+    EXPECT_TRUE(same_bits(run(c, other_cache, {&a2}, {44}, qa, 1, false).data(), alone.data(), width));
+
+    // Beside other sequences: b's decode row, a's row, c's prefill rows.
+    const Sequence b = store(cache, 17, rng), d = store(cache, 60, rng);
+    std::vector<const Sequence*> seqs = {&b, &a};
+    std::vector<int32_t> pos = {16, 44};
+    for (int p = 50; p < 60; ++p) seqs.push_back(&d), pos.push_back(p);
+    std::vector<float> q = random_vec(seqs.size() * width, rng, 2.0f);
+    std::copy(qa.begin(), qa.end(), q.begin() + width);  // row 1 is a's
+    for (int threads : {1, 2, 3}) {
+      const std::vector<float> out = run(c, cache, seqs, pos, q, threads, false);
+      EXPECT_TRUE(same_bits(out.data() + width, alone.data(), width)) << "threads " << threads;
+    }
+  }
+}
+
+TEST(KernelsPagedAttention, SplitKvStaysWithinToleranceOfReference) {
+  std::mt19937_64 rng(3);
+  for (const Config& c : kConfigs) {
+    const int width = c.n_heads * c.head_dim;
+    Cache cache(c, 100, rng);
+    const Sequence s = store(cache, 70, rng);
+    std::vector<const Sequence*> seqs = {&s, &s, &s};
+    const std::vector<int32_t> pos = {0, 33, 69};
+    const std::vector<float> q = random_vec(3 * width, rng, 2.0f);
+    for (int splits : {1, 2, 3, 5}) {
+      for (int threads : {1, 2}) {
+        const std::vector<float> out = run(c, cache, seqs, pos, q, threads, false, splits);
+        for (int r = 0; r < 3; ++r) {
+          const std::vector<float> want = reference(c, s, q.data() + r * width, pos[r]);
+          for (int i = 0; i < width; ++i)
+            ASSERT_NEAR(out[r * width + i], want[i], 2e-6 * 3.0) << "splits " << splits << " row " << r << " i " << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(KernelsPagedAttention, KvWriteLayout) {
+  std::mt19937_64 rng(4);
+  const Config c{4, 2, 2, 3};  // kv_dim 6
+  Cache cache(c, 8, rng);
+  const Sequence s = store(cache, 10, rng);
+  for (int64_t p = 0; p < 10; ++p) {
+    const int64_t block = s.blocks[p / 4], off = p % 4;
+    for (int64_t ch = 0; ch < 6; ++ch) {
+      EXPECT_EQ(cache.k[block * 24 + ch * 4 + off], s.k[p * 6 + ch]);  // K block [kv_dim][block_size]
+      EXPECT_EQ(cache.v[block * 24 + off * 6 + ch], s.v[p * 6 + ch]);  // V block [block_size][kv_dim]
+    }
+  }
+}
+
+}  // namespace
+}  // namespace verbatim::kernels::cpu
