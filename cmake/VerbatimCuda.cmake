@@ -1,0 +1,59 @@
+# The CUDA part of the build: the verbatim_cuda library, its GoogleTest binary test_cuda and the benchmark
+# bench_gemm_cuda. Included at file scope (enable_language must not run inside a function) by the top-level
+# CMakeLists.txt when VERBATIM_HAVE_CUDA, and by tests/cuda/standalone/CMakeLists.txt, the CUDA-only project for GPU
+# machines that lack the CPU build's -dev packages.
+#
+# Expects: VERBATIM_ROOT (the source root) and VERBATIM_CUDA_CORE (the target verbatim_cuda links: verbatim_core in
+# the full build, a minimal util library in the standalone one).
+
+# Hopper only, and its arch-specific target (wgmma, setmaxnreg): exactly -gencode=arch=compute_90a,code=sm_90a.
+# ("90a" alone would also embed compute_90a PTX, which no other GPU can run anyway.)
+if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES OR CMAKE_CUDA_ARCHITECTURES STREQUAL "")
+  set(CMAKE_CUDA_ARCHITECTURES 90a-real)
+endif()
+enable_language(CUDA)
+find_package(CUDAToolkit REQUIRED)
+
+# C++20 as for the C++ code. CMake 3.25 does not know nvcc's flag for it (CUDA falls back to CXX_STANDARD and then
+# fails at generation): tell it.
+if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+  set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+  set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+endif()
+set(CMAKE_CUDA_STANDARD 20)
+set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+set(CMAKE_CUDA_EXTENSIONS OFF)
+
+# The same floating-point rules as the C++ code: no reassociation, no contraction into FMAs (device code writes an FMA
+# as __fmaf_rn when it wants one).
+set(VERBATIM_CUDA_OPTIONS
+  "$<$<COMPILE_LANGUAGE:CUDA>:--fmad=false;-Xcompiler=-Wall,-Wextra,-fno-fast-math,-ffp-contract=off>")
+
+file(GLOB VERBATIM_CUDA_SOURCES CONFIGURE_DEPENDS
+  ${VERBATIM_ROOT}/src/kernels/cuda/*.cu ${VERBATIM_ROOT}/src/backend/cuda/*.cu ${VERBATIM_ROOT}/src/backend/cuda/*.cpp)
+add_library(verbatim_cuda STATIC ${VERBATIM_CUDA_SOURCES})
+target_include_directories(verbatim_cuda PUBLIC ${VERBATIM_ROOT}/src)
+target_compile_options(verbatim_cuda PRIVATE ${VERBATIM_CUDA_OPTIONS})
+target_compile_definitions(verbatim_cuda PUBLIC VERBATIM_HAVE_CUDA=1)
+target_link_libraries(verbatim_cuda PUBLIC ${VERBATIM_CUDA_CORE} CUDA::cudart CUDA::cublasLt)
+
+# Benchmark: invariant GEMM vs cuBLASLt's default heuristic (needs no Google Benchmark: it prints one table).
+add_executable(bench_gemm_cuda ${VERBATIM_ROOT}/bench/bench_gemm_cuda.cu)
+target_compile_options(bench_gemm_cuda PRIVATE ${VERBATIM_CUDA_OPTIONS})
+target_link_libraries(bench_gemm_cuda PRIVATE verbatim_cuda)
+# No device linking is needed (no separable compilation): link with the C++ driver, which takes verbatim_core's
+# host flags (-fopenmp) as they are.
+set_target_properties(bench_gemm_cuda PROPERTIES LINKER_LANGUAGE CXX)
+
+if(VERBATIM_BUILD_TESTS)
+  if(NOT TARGET GTest::gtest)
+    find_package(GTest REQUIRED)
+  endif()
+  include(GoogleTest)
+  add_executable(test_cuda ${VERBATIM_ROOT}/tests/cuda/gemm_test.cu)
+  target_compile_options(test_cuda PRIVATE ${VERBATIM_CUDA_OPTIONS})
+  target_link_libraries(test_cuda PRIVATE verbatim_cuda GTest::gtest GTest::gtest_main)
+  set_target_properties(test_cuda PROPERTIES LINKER_LANGUAGE CXX)
+  # Listing the tests touches no GPU; each test skips loudly where no GPU exists.
+  gtest_discover_tests(test_cuda DISCOVERY_TIMEOUT 60 PROPERTIES LABELS cuda)
+endif()
