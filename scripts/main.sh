@@ -14,6 +14,6 @@ if [ ! -f "$model/stories260K.bin" ]; then
   echo "main: $model/stories260K.bin not found: put the shared data beside the repo or set VERBATIM_SHARED_DIR" >&2
   exit 1
 fi
-echo "main: build/bin/verbatim generate --model $model/stories260K.bin --tokenizer $model/tok512.bin --temperature 0 --max-tokens 199 $*"
+echo "main: build/bin/verbatim generate --model $model/stories260K.bin --tokenizer $model/tok512.bin --temperature 0 --max-tokens 200 $*"
 exec build/bin/verbatim generate --model "$model/stories260K.bin" --tokenizer "$model/tok512.bin" \
-  --temperature 0 --max-tokens 199 "$@"
+  --temperature 0 --max-tokens 200 "$@"

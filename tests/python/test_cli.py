@@ -79,11 +79,11 @@ def golden(verbatim):
     expected = open(expected_path, "rb").read()
     tok = os.path.join(STORIES, "tok512.bin")
     for model in ["stories260K.bin", "stories260K-f32.gguf"]:
-        args = ["generate", "--model", os.path.join(STORIES, model), "--temperature", "0", "--max-tokens", "199"]
+        args = ["generate", "--model", os.path.join(STORIES, model), "--temperature", "0", "--max-tokens", "200"]
         if model.endswith(".bin"):
             args += ["--tokenizer", tok]
         r = run(verbatim, args)
-        check(f"generate {model} == llama2.c greedy text", r.returncode == 0 and r.stdout == expected + b"\n",
+        check(f"generate {model} == llama2.c greedy text (200 tokens)", r.returncode == 0 and r.stdout == expected + b"\n",
               f"exit {r.returncode}, stderr {r.stderr[:300]!r}, stdout {r.stdout[:120]!r}")
         rj = run(verbatim, args + ["--json"])
         ok = rj.returncode == 0
