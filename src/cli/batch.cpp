@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/sampling_defaults.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -58,6 +59,11 @@ BatchRequest parse_request(const std::string& text, const std::string& where, co
   number("min_p", r.params.sampling.min_p);
   number("seed", r.params.sampling.seed);
   number("top_logprobs", r.params.sampling.top_logprobs);
+  auto given = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
+  apply_generation_defaults(
+      r.params.sampling,
+      {.temperature = given("temperature"), .top_k = given("top_k"), .top_p = given("top_p"), .min_p = given("min_p")},
+      model.config.generation);
   if (j.contains("stop") && !j["stop"].is_null()) {
     const json& s = j["stop"];
     if (s.is_string()) {

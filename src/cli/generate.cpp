@@ -9,6 +9,7 @@
 
 #include "cli/batch.h"
 #include "cli/commands.h"
+#include "cli/sampling_defaults.h"
 #include "engine/engine.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -25,6 +26,7 @@ struct GenerateOptions {
   std::string prompt_file;
   int max_tokens = 256;
   SamplingParams sampling;
+  SamplingSet sampling_set;  // the sampling flags given on the command line
   bool json = false;
   bool reference = false;  // the fp32 oracle (one token at a time) instead of the engine
   std::string prompts_file;
@@ -54,6 +56,7 @@ int run_generate(const GenerateOptions& opt) {
   GenerateRequest req;
   req.max_tokens = opt.max_tokens;
   req.sampling = opt.sampling;
+  apply_generation_defaults(req.sampling, opt.sampling_set, model->config.generation);
   req.stop_ids = stop_ids_for(*model, *tok);
   const int32_t bos = tok->bos_id() >= 0 ? tok->bos_id() : model->config.bos_id;
   if ((tok->add_bos() || prompt.empty()) && bos >= 0) req.prompt.push_back(bos);
@@ -162,7 +165,11 @@ void register_generate(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-running", opt->engine.max_running, "most concurrent sequences")->check(CLI::PositiveNumber);
   cmd->add_flag(
       "--no-prefix-cache", [opt](int64_t) { opt->engine.prefix_caching = false; }, "disable prefix caching");
-  cmd->callback([opt, &exit_code] {
+  cmd->callback([opt, cmd, &exit_code] {
+    opt->sampling_set = {.temperature = cmd->count("--temperature") > 0,
+                         .top_k = cmd->count("--top-k") > 0,
+                         .top_p = cmd->count("--top-p") > 0,
+                         .min_p = cmd->count("--min-p") > 0};
     if (opt->prompts_file.empty()) {
       exit_code = run_generate(*opt);
       return;

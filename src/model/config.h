@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
@@ -27,6 +28,15 @@ struct RopeScaling {
   int original_max_position_embeddings = 8192;
 };
 
+// Sampling defaults a Hugging Face generation_config.json sets. They apply wherever a request leaves the parameter
+// unset, as in vLLM (which, like this, reads temperature / top_k / top_p / min_p and ignores do_sample).
+struct GenerationDefaults {
+  std::optional<float> temperature;
+  std::optional<int> top_k;
+  std::optional<float> top_p;
+  std::optional<float> min_p;
+};
+
 struct ModelConfig {
   Arch arch = Arch::Llama;
   int dim = 0;         // hidden size
@@ -45,6 +55,7 @@ struct ModelConfig {
   bool qk_norm = false;        // Qwen3: RMSNorm over each head of q and k before RoPE
   int bos_id = -1;             // -1: none
   std::vector<int> eos_ids;
+  GenerationDefaults generation;  // from generation_config.json; empty for other formats
 
   int q_dim() const { return n_heads * head_dim; }
   int kv_dim() const { return n_kv_heads * head_dim; }
@@ -57,7 +68,8 @@ struct ModelConfig {
 // Parsers. `where` names the file in error messages.
 ModelConfig config_from_hf_json(const nlohmann::json& config, const std::string& where);
 // Merges a Hugging Face generation_config.json: its eos_token_id (int or list) joins eos_ids, its bos_token_id
-// replaces bos_id. Validates the result.
+// replaces bos_id, and temperature / top_k / top_p / min_p become the sampling defaults. Validates the
+// result.
 void apply_hf_generation_config(ModelConfig& config, const nlohmann::json& generation_config, const std::string& where);
 ModelConfig config_from_gguf(const gguf::File& file);
 ModelConfig config_from_llama2c(const llama2c::Header& header, const std::string& where);

@@ -185,6 +185,15 @@ void apply_hf_generation_config(ModelConfig& c, const nlohmann::json& j, const s
   Fields f(j, where);
   c.bos_id = f.opt_int("bos_token_id", c.bos_id);
   f.int_or_list("eos_token_id", c.eos_ids);
+  GenerationDefaults& g = c.generation;
+  if (f.find("temperature")) g.temperature = f.opt_float("temperature", 1.0f);
+  if (f.find("top_k")) g.top_k = f.opt_int("top_k", 0);
+  if (f.find("top_p")) g.top_p = f.opt_float("top_p", 1.0f);
+  if (f.find("min_p")) g.min_p = f.opt_float("min_p", 0.0f);
+  if (g.temperature && !(*g.temperature >= 0.0f)) fail(where, "\"temperature\" must be >= 0");
+  if (g.top_k && *g.top_k < 0) fail(where, "\"top_k\" must be >= 0");
+  if (g.top_p && !(*g.top_p > 0.0f && *g.top_p <= 1.0f)) fail(where, "\"top_p\" must be in (0, 1]");
+  if (g.min_p && !(*g.min_p >= 0.0f && *g.min_p <= 1.0f)) fail(where, "\"min_p\" must be in [0, 1]");
   c.validate(where);
 }
 

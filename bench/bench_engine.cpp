@@ -1,0 +1,289 @@
+// End-to-end engine throughput (a plain main, not Google Benchmark):
+//
+//   bench_engine --model DIR [--threads N] [--streams 1,4,16,64] [--tokens 64] [--prompt-len 16]
+//                [--modes invariant,fast] [--seed 1]
+//
+// For each mode and stream count S: one Engine (cpu backend, the given threads, a KV cache sized for the run), S
+// requests with distinct random prompts of prompt-len tokens, max_tokens = tokens, ignore_eos, greedy. A warm-up run
+// (S other prompts, 4 tokens each) first, then the timed run: step() until idle (= run_until_idle()), timed with
+// steady_clock. "total" covers the whole run (prefill included); "prefill" is the steps until every prompt row has
+// been computed (with chunked prefill those steps may also decode a first token or two of early requests); "decode"
+// is the rest, rated by the tokens generated in it.
+//
+// Also measured once: the machine's streaming-read bandwidth (AVX2, 4 streams per thread, 1 GiB buffer, the same
+// thread count, best of 5) and the bandwidth bound of single-stream decode: bandwidth / bytes of weights read per
+// token, counting every weight tensor of every layer (norms included), the final norm, lm_head, and one embedding row
+// (the only part of the embedding table a token reads; a tied lm_head is counted once, as lm_head).
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "engine/engine.h"
+#include "model/model.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using verbatim::Engine;
+using verbatim::EngineOptions;
+using verbatim::Model;
+using verbatim::RequestParams;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::vector<int> parse_ints(const std::string& s) {
+  std::vector<int> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(std::stoi(item));
+  return out;
+}
+
+std::vector<std::string> parse_strings(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(item);
+  return out;
+}
+
+// ---- memory bandwidth -------------------------------------------------------------------------------------------
+
+__attribute__((target("avx2"))) float sum_range(const float* p, int64_t n) {
+  const int64_t q = n / 4 / 8 * 8;
+  const float *s0 = p, *s1 = p + q, *s2 = p + 2 * q, *s3 = p + 3 * q;
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t i = 0; i < q; i += 8) {
+    a0 = _mm256_add_ps(a0, _mm256_load_ps(s0 + i));
+    a1 = _mm256_add_ps(a1, _mm256_load_ps(s1 + i));
+    a2 = _mm256_add_ps(a2, _mm256_load_ps(s2 + i));
+    a3 = _mm256_add_ps(a3, _mm256_load_ps(s3 + i));
+  }
+  alignas(32) float t[8];
+  _mm256_store_ps(t, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
+}
+
+// GB/s (1e9 bytes) of a streaming read over 1 GiB, best of `reps`.
+double stream_read_gbs(int threads, int reps) {
+  const int64_t n = int64_t{1} << 30 >> 2;  // 1 GiB of floats
+  float* p = static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>(n) * 4));
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t i = 0; i < n; ++i) p[i] = 1.0f;
+  double best = 0.0;
+  volatile float sink = 0.0f;
+  for (int r = 0; r < reps + 1; ++r) {
+    float total = 0.0f;
+    const auto t0 = Clock::now();
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : total)
+    for (int t = 0; t < threads; ++t) {
+      const int64_t i0 = n * t / threads / 32 * 32, i1 = n * (t + 1) / threads / 32 * 32;
+      total += sum_range(p + i0, i1 - i0);
+    }
+    const double s = seconds_since(t0);
+    sink = sink + total;
+    if (r > 0) best = std::max(best, static_cast<double>(n) * 4 / s / 1e9);  // run 0 is a warm-up
+  }
+  std::free(p);
+  return best;
+}
+
+// ---- weights read per decoded token -----------------------------------------------------------------------------
+
+struct WeightBytes {
+  size_t layers = 0, final_norm = 0, lm_head = 0, embedding_row = 0, embedding_table = 0;
+  size_t per_token() const { return layers + final_norm + lm_head + embedding_row; }
+};
+
+WeightBytes weight_bytes(const Model& m) {
+  WeightBytes b;
+  for (const auto& l : m.weights.layers) {
+    for (const verbatim::Tensor* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.bq, &l.bk, &l.bv, &l.q_norm,
+                                      &l.k_norm, &l.ffn_norm, &l.w_gate, &l.w_up, &l.w_down}) {
+      if (!t->empty()) b.layers += t->nbytes();
+    }
+  }
+  b.final_norm = m.weights.final_norm.nbytes();
+  b.lm_head = m.weights.lm_head.nbytes();
+  const auto& e = m.weights.tok_embeddings;
+  b.embedding_table = e.nbytes();
+  b.embedding_row = e.shape.empty() ? 0 : e.nbytes() / static_cast<size_t>(e.shape[0]);
+  return b;
+}
+
+// ---- one run ----------------------------------------------------------------------------------------------------
+
+struct Result {
+  double total_s = 0, prefill_s = 0, decode_s = 0;
+  uint64_t decode_tokens = 0, generated = 0, steps = 0;
+};
+
+std::vector<int32_t> random_prompt(std::mt19937_64& rng, int len, int vocab) {
+  std::uniform_int_distribution<int32_t> d(3, vocab - 1);  // skip the special ids 0..2
+  std::vector<int32_t> p(static_cast<size_t>(len));
+  for (auto& t : p) t = d(rng);
+  return p;
+}
+
+Result run_once(Engine& engine, int streams, int prompt_len, int tokens, std::mt19937_64& rng) {
+  RequestParams params;
+  params.max_tokens = tokens;
+  params.ignore_eos = true;
+  params.sampling.temperature = 0.0f;
+  const int vocab = engine.config().vocab_size;
+  std::vector<uint64_t> ids;
+  for (int s = 0; s < streams; ++s) ids.push_back(engine.submit(random_prompt(rng, prompt_len, vocab), params));
+
+  const auto before = engine.stats();
+  const uint64_t prompt_target = before.prompt_tokens + static_cast<uint64_t>(streams) * prompt_len;
+  Result r;
+  const auto t0 = Clock::now();
+  bool prefilled = false;
+  uint64_t gen_at_prefill = before.generated_tokens;
+  while (engine.step()) {
+    if (!prefilled) {
+      const auto st = engine.stats();
+      if (st.prompt_tokens >= prompt_target) {
+        prefilled = true;
+        r.prefill_s = seconds_since(t0);
+        gen_at_prefill = st.generated_tokens;
+      }
+    }
+  }
+  r.total_s = seconds_since(t0);
+  const auto after = engine.stats();
+  r.decode_s = r.total_s - r.prefill_s;
+  r.generated = after.generated_tokens - before.generated_tokens;
+  r.decode_tokens = after.generated_tokens - gen_at_prefill;
+  r.steps = after.steps - before.steps;
+  for (uint64_t id : ids) {
+    auto out = engine.take_output(id);
+    if (!out || out->tokens.size() != static_cast<size_t>(tokens)) {
+      std::fprintf(stderr, "request %llu: expected %d tokens\n", static_cast<unsigned long long>(id), tokens);
+      std::exit(1);
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model_dir;
+  int threads = 1, tokens = 64, prompt_len = 16;
+  uint64_t seed = 1;
+  std::vector<int> streams = {1, 4, 16, 64};
+  std::vector<std::string> modes = {"invariant", "fast"};
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--model") {
+      model_dir = next();
+    } else if (a == "--threads") {
+      threads = std::stoi(next());
+    } else if (a == "--streams") {
+      streams = parse_ints(next());
+    } else if (a == "--tokens") {
+      tokens = std::stoi(next());
+    } else if (a == "--prompt-len") {
+      prompt_len = std::stoi(next());
+    } else if (a == "--modes") {
+      modes = parse_strings(next());
+    } else if (a == "--seed") {
+      seed = std::stoull(next());
+    } else {
+      std::fprintf(stderr,
+                   "usage: bench_engine --model DIR [--threads N] [--streams 1,4,16,64] [--tokens 64] "
+                   "[--prompt-len 16] [--modes invariant,fast] [--seed 1]\n");
+      return 2;
+    }
+  }
+  if (model_dir.empty()) {
+    std::fprintf(stderr, "--model DIR is required\n");
+    return 2;
+  }
+
+  const auto model = Model::load(model_dir);
+  const WeightBytes wb = weight_bytes(*model);
+  std::printf("model %s: %d layers, dim %d, vocab %d\n", model_dir.c_str(), model->config.n_layers, model->config.dim,
+              model->config.vocab_size);
+  std::printf("weight bytes read per token: %.2f MB (layers %.2f + final norm %.4f + lm_head %.2f + 1 embedding row "
+              "%.4f; embedding table %.2f MB not counted)\n",
+              wb.per_token() / 1e6, wb.layers / 1e6, wb.final_norm / 1e6, wb.lm_head / 1e6, wb.embedding_row / 1e6,
+              wb.embedding_table / 1e6);
+  const double gbs = stream_read_gbs(threads, 5);
+  const double bound_tps = gbs * 1e9 / static_cast<double>(wb.per_token());
+  std::printf("stream read (1 GiB, %d threads, best of 5): %.2f GB/s -> single-stream decode bound %.1f tokens/s "
+              "(%.2f ms/token)\n",
+              threads, gbs, bound_tps, 1e3 / bound_tps);
+
+  std::printf("\n%-9s %4s %4s %10s %10s %11s %12s %10s %8s\n", "mode", "S", "tok", "total_s", "prefill_s",
+              "total_tok/s", "decode_tok/s", "ms/token", "steps");
+  std::map<std::pair<std::string, int>, Result> results;
+  std::mt19937_64 rng(seed);
+  for (const std::string& mode_str : modes) {
+    for (int s : streams) {
+      EngineOptions opt;
+      opt.backend = "cpu";
+      opt.mode = verbatim::parse_mode(mode_str);
+      opt.threads = threads;
+      opt.max_running = std::max(opt.max_running, s);
+      opt.max_logits = std::max(opt.max_logits, s);
+      const int blocks_per_req = (prompt_len + tokens + opt.block_size - 1) / opt.block_size + 1;
+      opt.num_blocks = 2 * s * blocks_per_req + 16;  // room for the run plus the warm-up's cached prefixes
+      Engine engine(*model, nullptr, opt);
+      run_once(engine, s, prompt_len, 4, rng);  // warm-up: other prompts, 4 tokens
+      const Result r = run_once(engine, s, prompt_len, tokens, rng);
+      results[{mode_str, s}] = r;
+      const double total_tps = static_cast<double>(s) * tokens / r.total_s;
+      const double decode_tps = r.decode_s > 0 ? r.decode_tokens / r.decode_s : 0.0;
+      // ms per decode step (per token of each stream); for S = 1 this is the per-token latency
+      const double ms_tok = r.decode_tokens > 0 ? 1e3 * r.decode_s * s / r.decode_tokens : 0.0;
+      std::printf("%-9s %4d %4d %10.3f %10.4f %11.1f %12.1f %10.2f %8llu\n", mode_str.c_str(), s, tokens, r.total_s,
+                  r.prefill_s, total_tps, decode_tps, ms_tok, static_cast<unsigned long long>(r.steps));
+      std::fflush(stdout);
+    }
+  }
+
+  std::printf("\nratios (decode tok/s): invariant / fast per S, S-stream / 1-stream per mode, 1-stream vs bound\n");
+  for (int s : streams) {
+    auto inv = results.find({"invariant", s}), fast = results.find({"fast", s});
+    if (inv != results.end() && fast != results.end()) {
+      const double a = inv->second.decode_tokens / inv->second.decode_s;
+      const double b = fast->second.decode_tokens / fast->second.decode_s;
+      std::printf("  S=%-3d invariant/fast = %.3f\n", s, a / b);
+    }
+  }
+  for (const std::string& m : modes) {
+    auto one = results.find({m, 1});
+    if (one == results.end()) continue;
+    const double base = one->second.decode_tokens / one->second.decode_s;
+    std::printf("  %-9s S=1 decode %.1f tok/s = %.1f%% of bound %.1f tok/s;", m.c_str(), base, 100.0 * base / bound_tps,
+                bound_tps);
+    for (int s : streams) {
+      auto it = results.find({m, s});
+      if (it == results.end() || s == 1) continue;
+      std::printf("  S=%d: %.2fx", s, it->second.decode_tokens / it->second.decode_s / base);
+    }
+    std::printf("\n");
+  }
+  return 0;
+}
