@@ -35,14 +35,6 @@ struct GenerateOptions {
   EngineOptions engine;
 };
 
-std::vector<int32_t> stop_ids_for(const Model& model, const Tokenizer& tok) {
-  std::vector<int32_t> ids(tok.eos_ids().begin(), tok.eos_ids().end());
-  for (int id : model.config.eos_ids) ids.push_back(id);
-  // llama2.c models delimit stories with BOS: run.c stops when it samples BOS, and so do we.
-  if (model.format == ModelFormat::Llama2c && tok.bos_id() >= 0) ids.push_back(tok.bos_id());
-  return ids;
-}
-
 int run_generate(const GenerateOptions& opt) {
   auto model = Model::load(opt.model);
   const std::string tok_path = opt.tokenizer.empty() ? model->tokenizer_path : opt.tokenizer;
@@ -57,7 +49,7 @@ int run_generate(const GenerateOptions& opt) {
   req.max_tokens = opt.max_tokens;
   req.sampling = opt.sampling;
   apply_generation_defaults(req.sampling, opt.sampling_set, model->config.generation);
-  req.stop_ids = stop_ids_for(*model, *tok);
+  req.stop_ids = end_of_sequence_ids(*model, tok.get());
   const int32_t bos = tok->bos_id() >= 0 ? tok->bos_id() : model->config.bos_id;
   if ((tok->add_bos() || prompt.empty()) && bos >= 0) req.prompt.push_back(bos);
   for (int32_t id : tok->encode(prompt)) req.prompt.push_back(id);
@@ -91,7 +83,6 @@ int run_generate(const GenerateOptions& opt) {
     rp.max_tokens = static_cast<int>(std::max<int64_t>(
         0, std::min<int64_t>(req.max_tokens, model->config.max_seq_len - static_cast<int64_t>(req.prompt.size()))));
     rp.sampling = req.sampling;
-    rp.stop_token_ids = req.stop_ids;
     const uint64_t id = engine.submit(req.prompt, rp, [&](const TokenEvent& ev) {
       if (ev.token < 0) return;
       on_token(SampledToken{ev.token, ev.logprob, ev.top});

@@ -44,6 +44,16 @@ void EngineOptions::validate() const {
   if (num_blocks == 0) positive("kv_cache_bytes", kv_cache_bytes);
 }
 
+std::vector<int32_t> end_of_sequence_ids(const Model& model, const Tokenizer* tokenizer) {
+  std::vector<int32_t> ids(model.config.eos_ids.begin(), model.config.eos_ids.end());
+  if (tokenizer != nullptr) ids.insert(ids.end(), tokenizer->eos_ids().begin(), tokenizer->eos_ids().end());
+  if (model.format == ModelFormat::Llama2c) {
+    const int32_t bos = tokenizer != nullptr && tokenizer->bos_id() >= 0 ? tokenizer->bos_id() : model.config.bos_id;
+    if (bos >= 0) ids.push_back(bos);
+  }
+  return ids;
+}
+
 Engine::Engine(const Model& model, const Tokenizer* tokenizer, const EngineOptions& options)
     : model_(model), tokenizer_(tokenizer), opt_(options) {
   opt_.validate();
@@ -75,9 +85,7 @@ Engine::Engine(const Model& model, const Tokenizer* tokenizer, const EngineOptio
                                                             .preempt_interval = opt_.preempt_interval},
                                            *blocks_);
   logits_.resize(static_cast<size_t>(opt_.max_logits) * cfg.vocab_size);
-  for (int id : cfg.eos_ids) eos_ids_.push_back(id);
-  if (tokenizer_ != nullptr)
-    for (int32_t id : tokenizer_->eos_ids()) eos_ids_.push_back(id);
+  eos_ids_ = end_of_sequence_ids(model, tokenizer);
 }
 
 Engine::~Engine() = default;
@@ -190,17 +198,19 @@ void Engine::after_token(Request& r, const SampledToken& s) {
   if (eos) reason = FinishReason::Stop;
   if (r.decoder && !eos) r.pending_text += r.decoder->push(s.token);
   if (reason == FinishReason::None && !r.params.stop.empty()) {
-    // Search the text that is not final yet (plus enough before it to catch a stop string spanning the boundary).
+    // Search the text that is not final yet, plus enough emitted text before it to catch a stop string spanning
+    // the boundary (only a window: the cost per token does not grow with the length of the output).
     size_t longest = 0;
     for (const std::string& st : r.params.stop) longest = std::max(longest, st.size());
-    const std::string all = r.out.text + r.pending_text;
     const size_t from = r.out.text.size() > longest ? r.out.text.size() - longest : 0;
+    const size_t emitted_in_window = r.out.text.size() - from;
+    const std::string window = r.out.text.substr(from) + r.pending_text;
     size_t cut = std::string::npos;
-    for (const std::string& st : r.params.stop) cut = std::min(cut, all.find(st, from));
+    for (const std::string& st : r.params.stop) cut = std::min(cut, window.find(st));
     if (cut != std::string::npos) {
-      // The text ends before the stop string; everything after it is dropped.
-      r.pending_text = cut >= r.out.text.size() ? all.substr(r.out.text.size(), cut - r.out.text.size()) : "";
-      if (cut < r.out.text.size()) r.out.text.resize(cut);  // cannot happen: emitted text never holds a stop prefix
+      // The text ends before the stop string; everything after it is dropped. (Emitted text never holds a stop
+      // string's prefix, so the cut always falls in the pending part.)
+      r.pending_text.resize(cut > emitted_in_window ? cut - emitted_in_window : 0);
       reason = FinishReason::Stop;
       r.decoder.reset();  // nothing after the stop string is decoded
     }
@@ -220,17 +230,19 @@ void Engine::after_token(Request& r, const SampledToken& s) {
 
 void Engine::emit_text(Request& r, const SampledToken* s, bool finished) {
   if (finished && r.decoder) r.pending_text += r.decoder->flush();
-  // Hold back the longest suffix that could still grow into a stop string.
+  // Hold back the longest suffix that could still grow into a stop string (looked for in a bounded tail).
   size_t hold = 0;
-  if (!finished) {
-    for (const std::string& st : r.params.stop) {
-      const std::string all = r.out.text + r.pending_text;
-      for (size_t len = std::min(st.size() - 1, all.size()); len > hold; --len)
-        if (all.compare(all.size() - len, len, st, 0, len) == 0) {
+  if (!finished && !r.params.stop.empty()) {
+    size_t longest = 0;
+    for (const std::string& st : r.params.stop) longest = std::max(longest, st.size());
+    const size_t from = r.out.text.size() > longest ? r.out.text.size() - longest : 0;
+    const std::string tail = r.out.text.substr(from) + r.pending_text;
+    for (const std::string& st : r.params.stop)
+      for (size_t len = std::min(st.size() - 1, tail.size()); len > hold; --len)
+        if (tail.compare(tail.size() - len, len, st, 0, len) == 0) {
           hold = len;
           break;
         }
-    }
     hold = std::min(hold, r.pending_text.size());
   }
   std::string text = r.pending_text.substr(0, r.pending_text.size() - hold);

@@ -54,6 +54,10 @@ struct EngineStats {
   uint64_t generated_tokens = 0;
 };
 
+// The tokens that end generation for this model: the config's EOS ids, the tokenizer's, and for llama2.c
+// checkpoints BOS too (those models delimit stories with BOS, and run.c stops when it samples it).
+std::vector<int32_t> end_of_sequence_ids(const Model& model, const Tokenizer* tokenizer);
+
 class Engine {
  public:
   // The model (and tokenizer, if given) must outlive the engine. Without a tokenizer there is no text, no stop
