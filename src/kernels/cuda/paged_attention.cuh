@@ -1,0 +1,77 @@
+// Batch-invariant paged attention on CUDA: prefill, decode, chunked prefill and prefix-cache hits in ONE kernel
+// family (one arithmetic per (row, head), whatever the launch). Raw pointers, no engine types.
+//
+// What a row computes. Row r (a query at position positions[r] of sequence row_seq[r]) attends positions
+// [0, positions[r]] of its sequence, in KV head h / (n_heads / n_kv_heads) for query head h. The positions are cut
+// into splits of split_size positions at FIXED absolute offsets: split i covers [i * S, min((i + 1) * S, pos + 1)).
+// Inside a split, tiles of a fixed size T (64 positions for head_dim <= 128, 32 above; a function of head_dim alone)
+// start at i * S + j * T and are visited in increasing order with an online softmax in fp32:
+//   score[t] = (sequential fma chain over the head dimension of q[d] * k[t][d]) * (scale * log2(e))
+//   m' = max(m, max_t score)   (exact; positions past pos or past the split are -inf; tiles starting past pos skipped)
+//   alpha = exp2(m - m'), p[t] = exp2(score[t] - m')
+//   l' = fma(l, alpha, tile_sum(p))   tile_sum: a fixed butterfly over the tile's slots
+//   acc'[d] = acc[d] * alpha, then acc' = fma(p[t], v[t][d], acc') sequentially over the tile's valid t
+// A row with one split writes out = bf16(acc * (1 / l)). A row with several writes (m, l, acc) per split into the
+// workspace and a merge kernel combines its splits in increasing order in one thread (w_s = exp2(m_s - M),
+// L = l_0 w_0 then fma(l_s, w_s, L); O likewise) and writes bf16(O * (1 / L)); for one split that formula gives the
+// same bits as the direct write. No atomics. Masking depends on the row's own position only.
+//
+// Hence a row's bits depend only on (q row, its sequence's K/V at positions 0..pos, head_dim, split_size, scale):
+// not on the other rows in the launch, on which rows share a CTA (a CTA shares each K/V tile between the query heads of
+// one KV group and several consecutive rows of one sequence, but each (row, head) runs the same operations as alone),
+// on the grid, max_splits, rows_per_seq_hint or the SM count. A prefill row and a later decode row at the same position
+// give the same bits. Mode::Fast uses the same kernels with split_size = fast_split_size(...) (batch-dependent bits).
+//
+// Supported: head_dim a multiple of 8 up to 256 (64, 128 and 256 have specialised instantiations; others run a generic
+// one with the same arithmetic), any n_heads multiple of n_kv_heads, any block_size >= 1, split_size a positive
+// multiple of block_size. q, out, k_cache, v_cache 16-byte aligned. Anything else throws verbatim::Error.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace verbatim::cuda_kernels {
+
+struct PagedAttentionParams {
+  const __nv_bfloat16* q = nullptr;        // [n_rows, n_heads * head_dim], RoPE already applied
+  __nv_bfloat16* out = nullptr;            // [n_rows, n_heads * head_dim] (must not alias q)
+  const __nv_bfloat16* k_cache = nullptr;  // this layer's K: [num_blocks, n_kv_heads, block_size, head_dim]
+  const __nv_bfloat16* v_cache = nullptr;  // this layer's V: same layout
+  const int32_t* positions = nullptr;  // [n_rows] device: row r attends positions [0, positions[r]] (>= 0) of its seq
+  const int32_t* row_seq = nullptr;    // [n_rows] device: the row's sequence index
+  const int32_t* seq_table_begin = nullptr;  // [n_seqs] device: offset of the sequence's block ids in block_table
+  const int32_t* block_table = nullptr;      // device: concatenated block ids (position p of sequence s lives in block
+                                             // block_table[seq_table_begin[s] + p / block_size], slot p % block_size)
+  int n_rows = 0, n_heads = 0, n_kv_heads = 0, head_dim = 0, block_size = 0;
+  float scale = 0.0f;  // 1/sqrt(head_dim)
+  int split_size = 0;  // KV positions per split, a positive multiple of block_size
+  int max_splits = 0;  // grid bound: >= ceil((max position + 1) / split_size) of any row (graph capture may pass a
+                       // bucket's bound; CTAs beyond a row's own split count exit early). A row that needs more
+                       // splits than this gets NaN outputs (a caller bug made loud).
+  float* workspace = nullptr;  // partial results: paged_attention_workspace_bytes(...) bytes (may be null when
+                               // max_splits == 1)
+  // Speed only, never bits: the most rows any one sequence has in this launch (1 for a decode-only batch; 0 = not
+  // known, treated as "many"). With 1 each CTA serves one row (many CTAs: the fast decode shape); with more, a CTA
+  // serves up to 32 / (n_heads / n_kv_heads) consecutive rows of one sequence and reads each K/V tile once for all.
+  int rows_per_seq_hint = 0;
+};
+
+// Bytes of workspace for a launch of n_rows rows with max_splits splits (0 when max_splits <= 1).
+size_t paged_attention_workspace_bytes(int n_rows, int n_heads, int head_dim, int max_splits);
+
+// out = attention (above). Checks the params (throws verbatim::Error naming the problem) and launches on `stream`
+// (asynchronous; graph-capturable: no allocation, no synchronisation).
+void paged_attention(const PagedAttentionParams& p, cudaStream_t stream);
+
+// Mode::Fast's choice: a split count from the batch (about two CTAs per SM for the batch's rows, as usual engines do)
+// turned into a split size: a positive multiple of block_size (of 64 where block_size divides 64), at most
+// max_context rounded up.
+int fast_split_size(int n_rows, int max_context, int block_size, int sm_count);
+
+// Positions per tile (part of the arithmetic: a function of head_dim alone). 0 where head_dim is unsupported.
+int paged_attention_tile(int head_dim);
+
+}  // namespace verbatim::cuda_kernels
