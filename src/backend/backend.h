@@ -9,9 +9,12 @@
 // the cost of invariance and the divergence it prevents can be shown side by side.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <utility>
 
 #include "backend/plan.h"
 #include "model/tensor.h"
@@ -33,12 +36,52 @@ struct Weight {
   bool empty() const { return data == nullptr; }
 };
 
-// An activation buffer in backend memory: `rows` rows of `cols` elements of the backend's activation type. Buffers
-// are allocated once for the largest step; an op works on the first n rows it is told about.
+// What an activation buffer holds, so that a backend can pick its storage type: the CPU keeps every buffer in fp32;
+// CUDA stores matmul inputs in bf16 (what its GEMM reads) and everything else in fp32.
+enum class ActRole {
+  Residual,   // the residual stream
+  MatmulIn,   // normed rows, attention output, SwiGLU output: read by matmul
+  MatmulOut,  // matmul results (q, k, v, projections, gate, up)
+  Logits,     // the LM head's output
+};
+
+// An activation buffer in backend memory: `rows` rows of `cols` elements of `dtype` (chosen by the backend from the
+// buffer's role). Buffers are allocated once for the largest step; an op works on the first n rows it is told about.
 struct Act {
   void* data = nullptr;
   int64_t rows = 0;  // capacity
   int64_t cols = 0;
+  DType dtype = DType::F32;
+};
+
+// Device state that several backends in one process may share: for CUDA the stream, the cuBLASLt handle and the
+// tuned, bit-verified GEMM tables, so that engines made one after another (tests, benchmarks) tune each weight shape
+// once. Opaque here; a backend makes it (make_shared_resources) and accepts only its own kind. Not thread-safe:
+// backends that share it run their steps from one thread.
+class SharedResources {
+ public:
+  virtual ~SharedResources() = default;
+};
+
+// One logit row to sample on the device, with the engine's sampling definition (engine/sampler.h): a plain copy of
+// the request's SamplingParams plus the token's index in the request's own output (the Philox counter).
+struct SampleSpec {
+  int32_t row = 0;  // logit row of the step
+  float temperature = 1.0f;
+  int32_t top_k = 0;
+  float top_p = 1.0f;
+  float min_p = 0.0f;
+  uint64_t seed = 0;
+  uint64_t token_index = 0;
+  int32_t top_logprobs = 0;  // <= kMaxTop
+};
+
+struct SampleResult {
+  static constexpr int kMaxTop = 20;
+  int32_t token = -1;  // -1: every logit of the row was -inf or NaN
+  float logprob = 0.0f;
+  int32_t n_top = 0;
+  std::array<std::pair<int32_t, float>, kMaxTop> top{};  // [n_top] (token, raw logprob), highest first
 };
 
 struct KvCacheLayout {
@@ -57,7 +100,7 @@ class Backend {
 
   // Memory. Weights stay valid for the backend's lifetime; so do activation buffers and the KV cache.
   virtual Weight upload(const Tensor& t) = 0;
-  virtual Act alloc(int64_t rows, int64_t cols) = 0;
+  virtual Act alloc(int64_t rows, int64_t cols, ActRole role) = 0;
   virtual void alloc_kv_cache(const KvCacheLayout& layout) = 0;
   virtual int kv_element_bytes() const = 0;  // bytes of one cached K or V element (for sizing the cache)
 
@@ -90,6 +133,14 @@ class Backend {
   virtual void gather_logit_rows(Act x, Act out) = 0;
   // host[i] = fp32 copy of x[i] for the n_logits rows (the logits leave the device)
   virtual void read_logits(Act x, float* host) = 0;
+
+  // Sampling on the device (backends where can_sample()): after end_step, on the logits of that step's logit rows
+  // (x = the buffer the LM head wrote). sample: one result per spec, bitwise a pure function of (the row's logits,
+  // the spec). token_logprobs: out[i] = log_softmax(logits[rows[i]])[tokens[i]], bit for bit the logprob sample()
+  // reports when it picks that token (the scorer). Both synchronize and throw Error on bad input.
+  virtual bool can_sample() const { return false; }
+  virtual void sample(Act x, std::span<const SampleSpec> specs, std::span<SampleResult> out);
+  virtual void token_logprobs(Act x, std::span<const int32_t> rows, std::span<const int32_t> tokens, float* out);
 };
 
 struct CpuBackendOptions {

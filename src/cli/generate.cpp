@@ -149,6 +149,14 @@ void register_generate(CLI::App& app, int& exit_code) {
   cmd->add_option("--mode", opt->mode, "invariant (default: bitwise batch-invariant) or fast")
       ->check(CLI::IsMember({"invariant", "fast"}));
   cmd->add_option("--threads", opt->engine.threads, "CPU threads")->check(CLI::PositiveNumber);
+  cmd->add_option("--backend", opt->engine.backend, "cpu (default) or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_flag(
+      "--no-cuda-graphs", [opt](int64_t) { opt->engine.cuda_graphs = false; },
+      "cuda: run decode steps without CUDA graphs");
+  cmd->add_option_function<int64_t>(
+         "--gpu-memory-mb", [opt](const int64_t& mb) { opt->engine.gpu_memory_bytes = mb << 20; },
+         "cuda: GPU memory budget in MiB for weights, KV cache and workspaces (default: none)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--kv-cache-mb", opt->kv_cache_mb, "KV cache size in MiB")->check(CLI::PositiveNumber);
   cmd->add_option("--block-size", opt->engine.block_size, "KV cache block size in tokens")->check(CLI::PositiveNumber);
   cmd->add_option("--max-batch-tokens", opt->engine.max_batch_tokens, "most tokens per engine step")

@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "backend/make_backend.h"
 #include "util/error.h"
 
 namespace verbatim {
@@ -41,6 +42,7 @@ void EngineOptions::validate() const {
   positive("max_logits", max_logits);
   if (num_blocks < 0) fail("num_blocks", "must be >= 0");
   if (preempt_interval < 0) fail("preempt_interval", "must be >= 0");
+  if (gpu_memory_bytes < 0) fail("gpu_memory_bytes", "must be >= 0");
   if (num_blocks == 0) positive("kv_cache_bytes", kv_cache_bytes);
 }
 
@@ -58,11 +60,14 @@ Engine::Engine(const Model& model, const Tokenizer* tokenizer, const EngineOptio
     : model_(model), tokenizer_(tokenizer), opt_(options) {
   opt_.validate();
   const ModelConfig& cfg = model.config;
-  if (opt_.backend == "cpu") {
-    backend_ = backend::make_cpu_backend({.mode = opt_.mode, .threads = opt_.threads});
-  } else {
-    fail("backend", "'" + opt_.backend + "' is not available in this build (available: cpu)");
-  }
+  backend_ = backend::make_backend({.name = opt_.backend,
+                                    .mode = opt_.mode,
+                                    .threads = opt_.threads,
+                                    .max_rows = opt_.max_batch_tokens,
+                                    .max_logits = opt_.max_logits,
+                                    .graphs = opt_.cuda_graphs,
+                                    .memory_budget_bytes = opt_.gpu_memory_bytes,
+                                    .shared = opt_.backend_shared});
   int num_blocks = opt_.num_blocks;
   if (num_blocks == 0) {
     const int64_t per_block = int64_t{2} * cfg.n_layers * opt_.block_size * cfg.kv_dim() * backend_->kv_element_bytes();
@@ -152,12 +157,19 @@ bool Engine::is_eos(const Request& r, int32_t token) const {
 bool Engine::step() {
   std::vector<ScheduledSeq> batch = scheduler_->schedule(plan_);
   if (batch.empty()) return false;
-  forward_->execute(plan_, logits_.data());
+  // Backends that sample on the device (cuda) keep the logits there: the engine asks for (token, logprob, top-n) of
+  // the rows it samples and the logprobs of the prompt tokens it scores, with the same definitions as sampler.h.
+  const bool on_device = backend_->can_sample();
+  forward_->execute(plan_, on_device ? nullptr : logits_.data());
   counters_.steps++;
   const int vocab = model_.config.vocab_size;
   auto logits_row = [&](int i) {
     return std::span<const float>(logits_.data() + static_cast<size_t>(i) * vocab, vocab);
   };
+  std::vector<backend::SampleResult> device_samples;
+  std::vector<float> device_logprobs;
+  if (on_device) device_sample(batch, device_samples, device_logprobs);
+  size_t next_sample = 0, next_logprob = 0;
 
   for (const ScheduledSeq& s : batch) {
     Request& r = *s.request;
@@ -165,7 +177,8 @@ bool Engine::step() {
       for (int j = 0; j < s.n_rows; ++j) {
         const int next = r.num_computed + j + 1;  // the row at position next-1 predicts token `next`
         if (next < r.prompt_len)
-          r.out.prompt_logprobs[next] = token_logprob(logits_row(s.first_logit + j), r.tokens[next]);
+          r.out.prompt_logprobs[next] = on_device ? device_logprobs[next_logprob++]
+                                                  : token_logprob(logits_row(s.first_logit + j), r.tokens[next]);
       }
     }
     const int prompt_rows = std::max(0, std::min(r.num_computed + s.n_rows, r.prompt_len) - r.num_computed);
@@ -179,12 +192,55 @@ bool Engine::step() {
     }
     // The request is caught up: sample its next token from the logits of its last row. The RNG index is the
     // token's index in the completion, so recomputation after preemption draws the same number.
-    SampledToken tok =
-        sample(logits_row(s.first_logit + s.n_logits - 1), r.params.sampling, static_cast<uint64_t>(r.generated()));
+    SampledToken tok;
+    if (on_device) {
+      const backend::SampleResult& d = device_samples[next_sample++];
+      if (d.token < 0) fail("logits", "every logit is -inf or NaN");
+      tok.token = d.token;
+      tok.logprob = d.logprob;
+      tok.top.assign(d.top.begin(), d.top.begin() + d.n_top);
+    } else {
+      tok = sample(logits_row(s.first_logit + s.n_logits - 1), r.params.sampling, static_cast<uint64_t>(r.generated()));
+    }
     r.tokens.push_back(tok.token);
     after_token(r, tok);
   }
   return true;
+}
+
+void Engine::device_sample(const std::vector<ScheduledSeq>& batch, std::vector<backend::SampleResult>& samples,
+                           std::vector<float>& logprobs) {
+  // The same decisions as step()'s loop, in the same order, before any request changes.
+  std::vector<backend::SampleSpec> specs;
+  std::vector<int32_t> rows, tokens;
+  for (const ScheduledSeq& s : batch) {
+    const Request& r = *s.request;
+    if (r.params.prompt_logprobs) {
+      for (int j = 0; j < s.n_rows; ++j) {
+        const int next = r.num_computed + j + 1;
+        if (next < r.prompt_len) {
+          rows.push_back(s.first_logit + j);
+          tokens.push_back(r.tokens[next]);
+        }
+      }
+    }
+    const int computed = r.num_computed + s.n_rows;
+    if (computed < static_cast<int>(r.tokens.size()) || r.generated() >= r.params.max_tokens) continue;
+    const SamplingParams& p = r.params.sampling;
+    specs.push_back({.row = s.first_logit + s.n_logits - 1,
+                     .temperature = p.temperature,
+                     .top_k = p.top_k,
+                     .top_p = p.top_p,
+                     .min_p = p.min_p,
+                     .seed = p.seed,
+                     .token_index = static_cast<uint64_t>(r.generated()),
+                     .top_logprobs = p.top_logprobs});
+  }
+  const backend::Act logits = forward_->logits_buffer();
+  logprobs.resize(rows.size());
+  if (!rows.empty()) backend_->token_logprobs(logits, rows, tokens, logprobs.data());
+  samples.resize(specs.size());
+  if (!specs.empty()) backend_->sample(logits, specs, samples);
 }
 
 void Engine::after_token(Request& r, const SampledToken& s) {

@@ -37,6 +37,12 @@ struct EngineOptions {
   bool prefix_caching = true;
   uint64_t chunk_seed = 0;   // testing: random prefill chunk lengths (never changes an output bit)
   int preempt_interval = 0;  // testing: preempt the newest request every N steps (never changes an output bit)
+  // backend "cuda":
+  bool cuda_graphs = true;       // CUDA graphs for decode steps (never changes an output bit)
+  int64_t gpu_memory_bytes = 0;  // memory budget on the GPU (weights + KV cache + workspaces); 0: none. With a budget
+                                 // and num_blocks == 0, the KV cache gets what the budget leaves
+  std::shared_ptr<backend::SharedResources> backend_shared;  // device state shared between engines (tests): each
+                                                             // GEMM shape is tuned once; null: the engine's own
 
   void validate() const;  // throws Error naming the option
 };
@@ -91,6 +97,8 @@ class Engine {
 
  private:
   void finish(Request& r, FinishReason reason);
+  void device_sample(const std::vector<ScheduledSeq>& batch, std::vector<backend::SampleResult>& samples,
+                     std::vector<float>& logprobs);
   void after_token(Request& r, const SampledToken& s);
   void emit_text(Request& r, const SampledToken* s, bool finished);
   bool is_eos(const Request& r, int32_t token) const;

@@ -75,18 +75,19 @@ LlamaForward::LlamaForward(const Model& model, backend::Backend& backend, const 
                       .n_kv_heads = cfg_.n_kv_heads,
                       .head_dim = cfg_.head_dim});
   const int64_t rows = opt_.max_rows;
-  x_ = be_.alloc(rows, cfg_.dim);
-  xb_ = be_.alloc(rows, cfg_.dim);
-  q_ = be_.alloc(rows, cfg_.q_dim());
-  k_ = be_.alloc(rows, cfg_.kv_dim());
-  v_ = be_.alloc(rows, cfg_.kv_dim());
-  att_ = be_.alloc(rows, cfg_.q_dim());
-  proj_ = be_.alloc(rows, cfg_.dim);
-  gate_ = be_.alloc(rows, cfg_.hidden_dim);
-  up_ = be_.alloc(rows, cfg_.hidden_dim);
-  hidden_ = be_.alloc(rows, cfg_.hidden_dim);
-  xl_ = be_.alloc(opt_.max_logits, cfg_.dim);
-  logits_ = be_.alloc(opt_.max_logits, cfg_.vocab_size);
+  using backend::ActRole;
+  x_ = be_.alloc(rows, cfg_.dim, ActRole::Residual);
+  xb_ = be_.alloc(rows, cfg_.dim, ActRole::MatmulIn);
+  q_ = be_.alloc(rows, cfg_.q_dim(), ActRole::MatmulOut);
+  k_ = be_.alloc(rows, cfg_.kv_dim(), ActRole::MatmulOut);
+  v_ = be_.alloc(rows, cfg_.kv_dim(), ActRole::MatmulOut);
+  att_ = be_.alloc(rows, cfg_.q_dim(), ActRole::MatmulIn);
+  proj_ = be_.alloc(rows, cfg_.dim, ActRole::MatmulOut);
+  gate_ = be_.alloc(rows, cfg_.hidden_dim, ActRole::MatmulOut);
+  up_ = be_.alloc(rows, cfg_.hidden_dim, ActRole::MatmulOut);
+  hidden_ = be_.alloc(rows, cfg_.hidden_dim, ActRole::MatmulIn);
+  xl_ = be_.alloc(opt_.max_logits, cfg_.dim, ActRole::MatmulIn);
+  logits_ = be_.alloc(opt_.max_logits, cfg_.vocab_size, ActRole::Logits);
 }
 
 void LlamaForward::execute(const StepPlan& plan, float* logits) {
@@ -129,7 +130,7 @@ void LlamaForward::execute(const StepPlan& plan, float* logits) {
   if (plan.n_logits() > 0) {
     be_.gather_logit_rows(xb_, xl_);
     be_.matmul(xl_, lm_head_, none, logits_, /*logit_rows=*/true);
-    be_.read_logits(logits_, logits);
+    if (logits != nullptr) be_.read_logits(logits_, logits);
   }
   be_.end_step();
 }

@@ -25,8 +25,10 @@ class LlamaForward {
   LlamaForward(const Model& model, backend::Backend& backend, const ForwardOptions& options);
 
   // Runs one step and writes the logits of plan.logit_rows to `logits` [plan.n_logits(), vocab_size] (fp32).
-  // Throws Error for a plan that does not fit (validate(), max_rows, max_logits).
+  // Throws Error for a plan that does not fit (validate(), max_rows, max_logits). logits == nullptr: the logits stay
+  // in the backend's buffer logits_buffer() (for sampling on the device).
   void execute(const StepPlan& plan, float* logits);
+  backend::Act logits_buffer() const { return logits_; }
 
   const ModelConfig& config() const { return cfg_; }
   const ForwardOptions& options() const { return opt_; }

@@ -4,6 +4,9 @@
 // (prompt + completion) equal the logprobs reported while generating. Greedy and seeded sampling. Runs on synthetic
 // models of each architecture flavour and on stories260K (when the shared data is present).
 //
+// Backend: VERBATIM_TEST_BACKEND=cuda runs the whole suite on the CUDA backend (CUDA graphs on; the engines of one test
+// share one set of tuned GEMMs); without a GPU those tests skip loudly. Default: cpu.
+//
 // Randomness: every case draws from VERBATIM_TEST_SEED (printed; default: a fresh seed each run) so that repeated CI
 // runs explore new cases; a failure prints the seed that reproduces it.
 #include <gtest/gtest.h>
@@ -16,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/make_backend.h"
 #include "engine/engine.h"
 #include "model/model.h"
 #include "support/test_support.h"
@@ -32,6 +36,27 @@ uint64_t suite_seed() {
   }();
   return seed;
 }
+
+std::string test_backend() {
+  const char* b = std::getenv("VERBATIM_TEST_BACKEND");
+  return b != nullptr && *b != '\0' ? b : "cpu";
+}
+
+// Why the suite cannot run on test_backend() here ("" when it can).
+std::string backend_missing() {
+  if (test_backend() != "cuda") return "";
+  if (!backend::have_cuda_backend()) return "this build has no CUDA backend";
+  if (!backend::cuda_device_present()) return "no CUDA GPU found";
+  return "";
+}
+
+#define VERBATIM_REQUIRE_TEST_BACKEND()                                                         \
+  do {                                                                                          \
+    const std::string why = backend_missing();                                                  \
+    if (!why.empty())                                                                           \
+      GTEST_SKIP() << "*** VERBATIM_TEST_BACKEND=" << test_backend() << ": " << why             \
+                   << ": the invariance suite is SKIPPED on this backend, nothing was run ***"; \
+  } while (0)
 
 struct Target {
   std::vector<int32_t> prompt;
@@ -60,7 +85,9 @@ void expect_same(const Outcome& alone, const Outcome& other, const std::string& 
 
 class Fixture {
  public:
-  Fixture(const Model& model, const Tokenizer* tok) : model_(model), tok_(tok) {}
+  Fixture(const Model& model, const Tokenizer* tok) : model_(model), tok_(tok) {
+    if (test_backend() != "cpu") shared_ = backend::make_shared_device_resources(test_backend());
+  }
 
   std::vector<int32_t> random_prompt(std::mt19937_64& rng, int max_len) const {
     std::uniform_int_distribution<int> len(1, max_len);
@@ -94,6 +121,8 @@ class Fixture {
     o.max_batch_tokens = 64;
     o.max_logits = 64;
     o.max_running = 64;
+    o.backend = test_backend();
+    o.backend_shared = shared_;
     return o;
   }
 
@@ -205,6 +234,7 @@ class Fixture {
  private:
   const Model& model_;
   const Tokenizer* tok_;
+  std::shared_ptr<backend::SharedResources> shared_;
 };
 
 struct Flavour {
@@ -235,10 +265,12 @@ std::vector<Flavour> flavours() {
 class SyntheticInvariance : public ::testing::TestWithParam<int> {};
 
 TEST_P(SyntheticInvariance, GreedyAndSeededBitwiseUnderLoad) {
+  VERBATIM_REQUIRE_TEST_BACKEND();
   const Flavour f = flavours()[GetParam()];
   auto model = testing::make_tiny_model(f.spec);
   Fixture fx(*model, nullptr);
-  std::printf("[ invariance ] %s seed %llu\n", f.name, static_cast<unsigned long long>(suite_seed()));
+  std::printf("[ invariance ] %s on %s, seed %llu\n", f.name, test_backend().c_str(),
+              static_cast<unsigned long long>(suite_seed()));
   fx.check_all(suite_seed() * 31 + GetParam(), /*seeded=*/false);
   fx.check_all(suite_seed() * 37 + GetParam(), /*seeded=*/true);
 }
@@ -247,12 +279,14 @@ INSTANTIATE_TEST_SUITE_P(Flavours, SyntheticInvariance, ::testing::Values(0, 1, 
                          [](const auto& info) { return std::string(flavours()[info.param].name); });
 
 TEST(Stories260KInvariance, GreedyAndSeededBitwiseUnderLoad) {
+  VERBATIM_REQUIRE_TEST_BACKEND();
   VERBATIM_REQUIRE_SHARED(bin, "models/stories260K/stories260K.bin");
   VERBATIM_REQUIRE_SHARED(tokp, "models/stories260K/tok512.bin");
   auto model = Model::load(bin);
   auto tok = load_tokenizer(tokp);
   Fixture fx(*model, tok.get());
-  std::printf("[ invariance ] stories260K seed %llu\n", static_cast<unsigned long long>(suite_seed()));
+  std::printf("[ invariance ] stories260K on %s, seed %llu\n", test_backend().c_str(),
+              static_cast<unsigned long long>(suite_seed()));
   fx.check_all(suite_seed() * 41, /*seeded=*/false);
   fx.check_all(suite_seed() * 43, /*seeded=*/true);
 }

@@ -384,11 +384,12 @@ TEST(CpuBackend, ModesOptionsAndShapeErrors) {
   const backend::Weight wt = be->upload(t);
   EXPECT_EQ(wt.rows, 12);
   EXPECT_EQ(wt.cols, 8);
-  backend::Act x = be->alloc(2, 8), y = be->alloc(4, 12), wrong = be->alloc(4, 11);
+  backend::Act x = be->alloc(2, 8, backend::ActRole::MatmulOut), y = be->alloc(4, 12, backend::ActRole::MatmulOut),
+               wrong = be->alloc(4, 11, backend::ActRole::MatmulOut);
   EXPECT_NE(error_of([&] { be->matmul(x, wt, {}, y); }).find("outside begin_step"), std::string::npos);
   be->begin_step(plan);
   EXPECT_NE(error_of([&] { be->matmul(x, wt, {}, y); }).find("matmul x"), std::string::npos);  // 2 rows < 3
-  backend::Act x3 = be->alloc(3, 8);
+  backend::Act x3 = be->alloc(3, 8, backend::ActRole::MatmulOut);
   EXPECT_NE(error_of([&] { be->matmul(x3, wt, {}, wrong); }).find("matmul y"), std::string::npos);
   be->matmul(x3, wt, {}, y);
   const float* yd = static_cast<const float*>(y.data);

@@ -98,11 +98,11 @@ class CpuBackend final : public Backend {
     return w;
   }
 
-  Act alloc(int64_t rows, int64_t cols) override {
+  Act alloc(int64_t rows, int64_t cols, ActRole /*every role is fp32 here*/) override {
     if (rows <= 0 || cols <= 0) fail(kWhere, "activation buffers need a positive shape");
     const size_t bytes = checked_product({rows, cols, 4}, "an activation buffer");
     buffers_.push_back(allocate(bytes, /*zero=*/true, "an activation buffer"));
-    return Act{buffers_.back().get(), rows, cols};
+    return Act{buffers_.back().get(), rows, cols, DType::F32};
   }
 
   void alloc_kv_cache(const KvCacheLayout& l) override {

@@ -1,0 +1,385 @@
+// The CUDA backend: memory and ops. See cuda_backend.h for the contract and cuda_backend_impl.h for the layout.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "backend/cuda/cuda_backend_impl.h"
+#include "kernels/cuda/add.cuh"
+#include "kernels/cuda/embedding.cuh"
+#include "kernels/cuda/gather_rows.cuh"
+#include "kernels/cuda/head_rmsnorm.cuh"
+#include "kernels/cuda/kv_write.cuh"
+#include "kernels/cuda/paged_attention.cuh"
+#include "kernels/cuda/rmsnorm.cuh"
+#include "kernels/cuda/rope.cuh"
+#include "kernels/cuda/swiglu.cuh"
+#include "util/half.h"
+
+namespace verbatim::cuda {
+namespace {
+
+constexpr const char* kWhere = "cuda backend";
+namespace ck = cuda_kernels;
+
+enum Op : int {
+  kEmbed = 1,
+  kRmsnorm,
+  kAddRmsnorm,
+  kAdd,
+  kMatmul,
+  kHeadNorm,
+  kRope,
+  kKvWrite,
+  kAttention,
+  kSwiglu,
+  kGather,
+};
+
+size_t product(std::initializer_list<int64_t> factors, const char* what) {
+  size_t total = 1;
+  for (int64_t f : factors) {
+    if (f < 0 || __builtin_mul_overflow(total, static_cast<size_t>(f), &total))
+      fail(kWhere, std::string("size of ") + what + " overflows");
+  }
+  return total;
+}
+
+std::string mib(int64_t bytes) {
+  return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB";
+}
+
+}  // namespace
+
+CudaBackend::CudaBackend(const backend::CudaBackendOptions& o) : opt_(o) {
+  if (opt_.max_rows < 1 || opt_.max_logits < 1) fail(kWhere, "max_rows and max_logits must be positive");
+  if (opt_.split_size < 1) fail(kWhere, "split_size must be positive");
+  if (opt_.memory_budget_bytes < 0) fail(kWhere, "the memory budget must be >= 0");
+  if (opt_.shared) {
+    res_ = std::dynamic_pointer_cast<CudaResources>(opt_.shared);
+    if (!res_) fail(kWhere, "the shared resources were not made by make_cuda_shared_resources");
+    if (res_->device() != opt_.device) fail(kWhere, "the shared resources belong to another device");
+  } else {
+    res_ = std::make_shared<CudaResources>(opt_.device);
+  }
+  check_cuda(cudaSetDevice(opt_.device), "cudaSetDevice");
+  stream_ = res_->stream();
+  plan_slots_ = opt_.max_rows + 1;  // + the dummy sequence of padding rows
+  plan_dev_ = static_cast<int32_t*>(allocate(product({6, plan_slots_, 4}, "the plan"), "the step plan"));
+  check_cuda(cudaMallocHost(reinterpret_cast<void**>(&plan_host_), product({6, plan_slots_, 4}, "the plan")),
+             "cudaMallocHost(plan)");
+  upload_done_ = std::make_unique<Event>();
+}
+
+CudaBackend::~CudaBackend() {
+  if (capturing_) abort_capture();
+  (void)cudaStreamSynchronize(stream_);
+  drop_graphs();
+  if (plan_host_ != nullptr) (void)cudaFreeHost(plan_host_);
+  if (sample_host_ != nullptr) (void)cudaFreeHost(sample_host_);
+}
+
+void* CudaBackend::allocate(size_t bytes, const char* what, bool zero) {
+  if (capturing_) fail(kWhere, std::string("internal: allocation of ") + what + " during a graph capture");
+  const int64_t b = static_cast<int64_t>(std::max<size_t>(bytes, 1));
+  if (opt_.memory_budget_bytes > 0 && used_bytes_ + b > opt_.memory_budget_bytes)
+    fail("gpu memory budget", std::string(what) + " needs " + mib(b) + " more, " + mib(used_bytes_) + " of the " +
+                                  mib(opt_.memory_budget_bytes) + " budget are in use");
+  buffers_.emplace_back(static_cast<size_t>(b));
+  used_bytes_ += b;
+  void* p = buffers_.back().get();
+  if (zero) check_cuda(cudaMemsetAsync(p, 0, static_cast<size_t>(b), stream_), "cudaMemsetAsync");
+  return p;
+}
+
+backend::Weight CudaBackend::upload(const Tensor& t) {
+  if (t.empty()) fail(kWhere, "upload of an empty tensor " + t.name);
+  backend::Weight w;
+  w.dtype = DType::BF16;
+  if (t.shape.size() == 1) {
+    w.rows = 1;
+    w.cols = t.shape[0];
+  } else if (t.shape.size() == 2) {
+    w.rows = t.shape[0];
+    w.cols = t.shape[1];
+  } else {
+    fail(kWhere, "tensor " + t.name + " has " + std::to_string(t.shape.size()) + " dimensions, expected 1 or 2");
+  }
+  if (w.rows <= 0 || w.cols <= 0) fail(kWhere, "tensor " + t.name + " has an empty shape");
+  const size_t count = product({w.rows, w.cols}, "a weight");
+  void* dev = allocate(count * 2, "a weight", /*zero=*/false);
+  if (t.dtype == DType::BF16) {
+    check_cuda(cudaMemcpy(dev, t.data, count * 2, cudaMemcpyHostToDevice), "cudaMemcpy(weight)");
+  } else {
+    // F32 / F16 -> bf16 (round to nearest even), in chunks.
+    constexpr size_t kChunk = size_t{1} << 22;
+    std::vector<uint16_t> buf(std::min(count, kChunk));
+    for (size_t i0 = 0; i0 < count; i0 += kChunk) {
+      const size_t n = std::min(kChunk, count - i0);
+      if (t.dtype == DType::F32) {
+        const float* src = static_cast<const float*>(t.data) + i0;
+        for (size_t i = 0; i < n; ++i) buf[i] = f32_to_bf16(src[i]);
+      } else {
+        const uint16_t* src = static_cast<const uint16_t*>(t.data) + i0;
+        for (size_t i = 0; i < n; ++i) buf[i] = f32_to_bf16(f16_to_f32(src[i]));
+      }
+      check_cuda(cudaMemcpy(static_cast<uint16_t*>(dev) + i0, buf.data(), n * 2, cudaMemcpyHostToDevice),
+                 "cudaMemcpy(weight)");
+    }
+  }
+  w.data = dev;
+  // Matrices get their GEMM now: tuning and bit verification happen at start-up, never inside a step.
+  if (w.rows > 1) gemm_for(w, DType::F32);
+  return w;
+}
+
+Gemm& CudaBackend::gemm_for(const backend::Weight& w, DType out) {
+  const auto key = std::make_tuple(static_cast<const void*>(nullptr), w.rows, w.cols, out);
+  auto it = gemms_.find(key);
+  if (it != gemms_.end()) return *it->second;
+  if (capturing_) fail(kWhere, "internal: GEMM tuning during a graph capture");
+  Gemm& g = res_->gemm(w.rows, w.cols, out == DType::F32 ? GemmOut::F32 : GemmOut::BF16, opt_.mode,
+                       std::max(opt_.max_rows, opt_.max_logits), opt_.log);
+  gemms_.emplace(key, &g);
+  return g;
+}
+
+backend::Act CudaBackend::alloc(int64_t rows, int64_t cols, backend::ActRole role) {
+  if (rows <= 0 || cols <= 0) fail(kWhere, "activation buffers need a positive shape");
+  const DType dt = role == backend::ActRole::MatmulIn ? DType::BF16 : DType::F32;
+  void* p = allocate(product({rows, cols, static_cast<int64_t>(dtype_size(dt))}, "an activation"), "an activation");
+  if (role == backend::ActRole::MatmulOut)
+    shadows_[p] = allocate(product({rows, cols, 2}, "an activation"), "a bf16 activation copy");
+  return backend::Act{p, rows, cols, dt};
+}
+
+void* CudaBackend::shadow_of(const void* act) const {
+  auto it = shadows_.find(act);
+  return it == shadows_.end() ? nullptr : it->second;
+}
+
+void CudaBackend::alloc_kv_cache(const backend::KvCacheLayout& l) {
+  if (l.n_layers <= 0 || l.num_blocks <= 0 || l.block_size <= 0 || l.n_kv_heads <= 0 || l.head_dim <= 0)
+    fail(kWhere, "KV cache layout has a non-positive size");
+  if (k_cache_ != nullptr) fail(kWhere, "the KV cache is allocated once");
+  if (ck::paged_attention_tile(l.head_dim) == 0)
+    fail(kWhere, "head_dim " + std::to_string(l.head_dim) + " has no CUDA attention kernel");
+  kv_ = l;
+  layer_elems_ = static_cast<int64_t>(product({l.num_blocks + 1, l.n_kv_heads, l.block_size, l.head_dim},
+                                              "the KV "
+                                              "cache"));
+  const size_t bytes = product({layer_elems_, l.n_layers, 2}, "the KV cache");
+  k_cache_ = static_cast<__nv_bfloat16*>(allocate(bytes, "the K cache"));
+  v_cache_ = static_cast<__nv_bfloat16*>(allocate(bytes, "the V cache"));
+  const int64_t capacity = static_cast<int64_t>(l.num_blocks) * l.block_size;
+  const int split = attention_split_size(1);
+  max_splits_capacity_ = static_cast<int>((capacity + split - 1) / split);
+}
+
+int CudaBackend::attention_split_size(int n_rows) const {
+  const int bs = kv_.block_size;
+  if (opt_.mode == Mode::Fast) return ck::fast_split_size(n_rows, kv_.num_blocks * bs, bs, res_->sm_count());
+  return (opt_.split_size + bs - 1) / bs * bs;
+}
+
+// ---- ops ------------------------------------------------------------------------------------------------------
+
+void CudaBackend::embed(const backend::Weight& table, backend::Act out) {
+  const int64_t n = rows(out, table.cols, DType::F32, "embed out");
+  if (!record({.op = kEmbed, .p = {table.data, out.data}})) return;
+  ck::embedding(table.data, plan_dev_, n, static_cast<float*>(out.data), {.vocab = table.rows, .dim = table.cols},
+                stream_);
+  check_launch("embedding");
+}
+
+void CudaBackend::rmsnorm(backend::Act x, const backend::Weight& w, float eps, backend::Act out) {
+  const int64_t n = rows(x, w.cols, DType::F32, "rmsnorm x");
+  check_rows(out, n, w.cols, out.dtype, "rmsnorm out");
+  if (!record({.op = kRmsnorm, .p = {x.data, w.data, out.data}, .f = eps})) return;
+  ck::add_rmsnorm(nullptr, static_cast<const float*>(x.data), w.data, out.data, out.dtype, n, {.n = w.cols, .eps = eps},
+                  stream_);
+  check_launch("rmsnorm");
+}
+
+void CudaBackend::add_rmsnorm(backend::Act residual, backend::Act x, const backend::Weight& w, float eps,
+                              backend::Act out) {
+  const int64_t n = rows(residual, w.cols, DType::F32, "add_rmsnorm residual");
+  check_rows(x, n, w.cols, DType::F32, "add_rmsnorm x");
+  check_rows(out, n, w.cols, out.dtype, "add_rmsnorm out");
+  if (!record({.op = kAddRmsnorm, .p = {residual.data, x.data, w.data, out.data}, .f = eps})) return;
+  ck::add_rmsnorm(static_cast<float*>(residual.data), static_cast<const float*>(x.data), w.data, out.data, out.dtype, n,
+                  {.n = w.cols, .eps = eps}, stream_);
+  check_launch("add_rmsnorm");
+}
+
+void CudaBackend::add(backend::Act residual, backend::Act x) {
+  const int64_t n = rows(residual, x.cols, DType::F32, "add residual");
+  check_rows(x, n, residual.cols, DType::F32, "add x");
+  if (!record({.op = kAdd, .p = {residual.data, x.data}})) return;
+  ck::add_inplace(static_cast<float*>(residual.data), static_cast<const float*>(x.data), n * x.cols, stream_);
+  check_launch("add");
+}
+
+void CudaBackend::matmul(backend::Act x, const backend::Weight& w, const backend::Weight& bias, backend::Act y,
+                         bool logit_rows) {
+  const int64_t m = logit_rows ? step_logits_ : step_rows_;
+  (void)plan();
+  check_rows(x, m, w.cols, DType::BF16, "matmul x");
+  check_rows(y, m, w.rows, y.dtype, "matmul y");
+  if (!bias.empty() && bias.cols != w.rows) fail(kWhere, "matmul bias length differs from the output width");
+  if (!bias.empty() && y.dtype != DType::F32) fail(kWhere, "matmul with a bias needs an fp32 output");
+  if (m == 0) return;
+  if (!record({.op = kMatmul, .p = {x.data, w.data, bias.data, y.data}, .i = logit_rows ? 1 : 0})) return;
+  gemm_for(w, y.dtype).run(x.data, w.data, y.data, m, stream_);
+  if (!bias.empty()) {
+    ck::add_bias(static_cast<float*>(y.data), bias.data, m, w.rows, stream_);
+    check_launch("add_bias");
+  }
+}
+
+void CudaBackend::head_rmsnorm(backend::Act x, const backend::Weight& w, float eps) {
+  const int64_t n = rows(x, x.cols, DType::F32, "head_rmsnorm x");
+  if (x.cols % w.cols != 0) fail(kWhere, "head_rmsnorm: row width is not a multiple of the head size");
+  if (!record({.op = kHeadNorm, .p = {x.data, w.data}, .f = eps})) return;
+  ck::head_rmsnorm(static_cast<float*>(x.data), w.data, n, {.n_heads = x.cols / w.cols, .head_dim = w.cols, .eps = eps},
+                   stream_);
+  check_launch("head_rmsnorm");
+}
+
+void CudaBackend::rope(backend::Act x, int head_dim, const float* inv_freq) {
+  const int64_t n = rows(x, x.cols, DType::F32, "rope x");
+  if (head_dim <= 0 || head_dim % 2 != 0 || x.cols % head_dim != 0)
+    fail(kWhere, "rope: head_dim must be even and divide the row width");
+  void* shadow = shadow_of(x.data);
+  if (shadow != nullptr) fresh_shadows_.insert(x.data);
+  if (!record({.op = kRope, .p = {x.data, inv_freq}, .i = head_dim})) return;
+  auto it = inv_freq_.find(inv_freq);
+  if (it == inv_freq_.end()) {
+    void* d = allocate(static_cast<size_t>(head_dim / 2) * 4, "RoPE frequencies", /*zero=*/false);
+    check_cuda(cudaMemcpy(d, inv_freq, static_cast<size_t>(head_dim / 2) * 4, cudaMemcpyHostToDevice),
+               "cudaMemcpy(inv_freq)");
+    it = inv_freq_.emplace(inv_freq, d).first;
+  }
+  ck::rope(static_cast<float*>(x.data), plan_dev_ + plan_slots_, n, static_cast<const float*>(it->second),
+           {.n_heads = static_cast<int>(x.cols / head_dim), .head_dim = head_dim}, shadow, stream_);
+  check_launch("rope");
+}
+
+void CudaBackend::kv_write(int layer, backend::Act k, backend::Act v) {
+  if (k_cache_ == nullptr || layer < 0 || layer >= kv_.n_layers)
+    fail(kWhere, "layer " + std::to_string(layer) + " has no cache");
+  const int64_t width = static_cast<int64_t>(kv_.n_kv_heads) * kv_.head_dim;
+  const int64_t n = rows(k, width, DType::F32, "kv_write k");
+  check_rows(v, n, width, DType::F32, "kv_write v");
+  if (!record({.op = kKvWrite, .p = {k.data, v.data}, .i = layer})) return;
+  ck::kv_write(static_cast<const float*>(k.data), static_cast<const float*>(v.data), plan_dev_ + 4 * plan_slots_,
+               plan_dev_ + plan_slots_, n, k_cache_ + layer * layer_elems_, v_cache_ + layer * layer_elems_,
+               {.n_kv_heads = kv_.n_kv_heads, .head_dim = kv_.head_dim, .block_size = kv_.block_size}, stream_);
+  check_launch("kv_write");
+}
+
+void CudaBackend::attention(int layer, backend::Act q, int n_heads, backend::Act out) {
+  if (k_cache_ == nullptr || layer < 0 || layer >= kv_.n_layers)
+    fail(kWhere, "layer " + std::to_string(layer) + " has no cache");
+  if (n_heads <= 0 || n_heads % kv_.n_kv_heads != 0)
+    fail(kWhere, "attention: n_heads is not a multiple of the cache's KV heads");
+  const int64_t width = static_cast<int64_t>(n_heads) * kv_.head_dim;
+  const int64_t n = rows(q, width, DType::F32, "attention q");
+  check_rows(out, n, width, DType::BF16, "attention out");
+  if (fresh_shadows_.count(q.data) == 0) fail(kWhere, "attention: q was not rotated by rope in this step");
+  if (attn_workspace_ == nullptr) {
+    // Sized once for the worst step: every row at the longest context the cache holds.
+    attn_workspace_bytes_ =
+        std::max<size_t>(ck::paged_attention_workspace_bytes(std::max(opt_.max_rows, 1), n_heads, kv_.head_dim,
+                                                             std::max(max_splits_capacity_, 2)),
+                         256);
+    attn_workspace_ = allocate(attn_workspace_bytes_, "the attention workspace", /*zero=*/false);
+  }
+  if (ck::paged_attention_workspace_bytes(static_cast<int>(n), n_heads, kv_.head_dim, step_max_splits_) >
+      attn_workspace_bytes_)
+    fail(kWhere, "attention workspace too small for this step (n_heads changed?)");
+  if (!record({.op = kAttention, .p = {q.data, out.data}, .i = layer * 4096 + n_heads})) return;
+  ck::PagedAttentionParams p;
+  p.q = static_cast<const __nv_bfloat16*>(shadow_of(q.data));
+  p.out = static_cast<__nv_bfloat16*>(out.data);
+  p.k_cache = k_cache_ + layer * layer_elems_;
+  p.v_cache = v_cache_ + layer * layer_elems_;
+  p.positions = plan_dev_ + plan_slots_;
+  p.row_seq = plan_dev_ + 2 * plan_slots_;
+  p.seq_table_begin = plan_dev_ + 5 * plan_slots_;
+  p.block_table = table_dev_;
+  p.n_rows = static_cast<int>(n);
+  p.n_heads = n_heads;
+  p.n_kv_heads = kv_.n_kv_heads;
+  p.head_dim = kv_.head_dim;
+  p.block_size = kv_.block_size;
+  p.scale = 1.0f / std::sqrt(static_cast<float>(kv_.head_dim));
+  p.split_size = step_split_size_;
+  p.max_splits = step_max_splits_;
+  p.workspace = static_cast<float*>(attn_workspace_);
+  p.rows_per_seq_hint = step_rows_per_seq_;
+  ck::paged_attention(p, stream_);
+  check_launch("paged_attention");
+}
+
+void CudaBackend::swiglu(backend::Act gate, backend::Act up, backend::Act out) {
+  const int64_t n = rows(gate, gate.cols, DType::F32, "swiglu gate");
+  check_rows(up, n, gate.cols, DType::F32, "swiglu up");
+  check_rows(out, n, gate.cols, out.dtype, "swiglu out");
+  if (!record({.op = kSwiglu, .p = {gate.data, up.data, out.data}})) return;
+  ck::swiglu(static_cast<const float*>(gate.data), static_cast<const float*>(up.data), out.data, out.dtype,
+             n * gate.cols, stream_);
+  check_launch("swiglu");
+}
+
+void CudaBackend::gather_logit_rows(backend::Act x, backend::Act out) {
+  rows(x, out.cols, x.dtype, "gather_logit_rows x");
+  check_rows(out, step_logits_, x.cols, x.dtype, "gather_logit_rows out");
+  if ((x.cols * static_cast<int64_t>(dtype_size(x.dtype))) % 4 != 0)
+    fail(kWhere, "gather_logit_rows: rows must be a multiple of 4 bytes");
+  if (!record({.op = kGather, .p = {x.data, out.data}})) return;
+  ck::gather_rows(x.data, plan_dev_ + 3 * plan_slots_, step_logits_, x.cols * static_cast<int64_t>(dtype_size(x.dtype)),
+                  out.data, stream_);
+  check_launch("gather_rows");
+}
+
+void CudaBackend::read_logits(backend::Act x, float* host) {
+  const int64_t n = plan().n_logits();
+  check_rows(x, n, x.cols, DType::F32, "read_logits x");
+  flush();
+  if (n == 0) return;
+  check_cuda(
+      cudaMemcpyAsync(host, x.data, static_cast<size_t>(n * x.cols) * sizeof(float), cudaMemcpyDeviceToHost, stream_),
+      "cudaMemcpyAsync(logits)");
+  check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+}
+
+// ---- checks -----------------------------------------------------------------------------------------------------
+
+const StepPlan& CudaBackend::plan() const {
+  if (plan_ == nullptr) fail(kWhere, "op called outside begin_step / end_step");
+  return *plan_;
+}
+
+void CudaBackend::check_rows(backend::Act a, int64_t n, int64_t cols, DType dtype, const char* what) const {
+  if (a.data == nullptr || a.cols != cols || n > a.rows || a.dtype != dtype)
+    fail(kWhere, std::string(what) + ": buffer [" + std::to_string(a.rows) + ", " + std::to_string(a.cols) + "] " +
+                     dtype_name(a.dtype) + " cannot hold " + std::to_string(n) + " rows of " + std::to_string(cols) +
+                     " " + dtype_name(dtype));
+}
+
+int64_t CudaBackend::rows(backend::Act a, int64_t cols, DType dtype, const char* what) const {
+  (void)plan();
+  check_rows(a, step_rows_, cols, dtype, what);
+  return step_rows_;
+}
+
+}  // namespace verbatim::cuda
+
+namespace verbatim::backend {
+
+std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions& options) {
+  return std::make_unique<cuda::CudaBackend>(options);
+}
+
+}  // namespace verbatim::backend

@@ -1,0 +1,50 @@
+// The CUDA backend (backend::Backend on one NVIDIA GPU): bf16 weights, a bf16 paged KV cache, fp32 accumulation in
+// every op; bf16 matmul inputs (ActRole::MatmulIn) and fp32 everything else (residual stream, matmul outputs,
+// logits). Kernels live in src/kernels/cuda (raw pointers); GEMMs are verbatim::cuda::Gemm (gemm.h): in
+// Mode::Invariant one bit-verified cuBLASLt algorithm table per weight shape, tuned at start-up for M up to max_rows.
+//
+// Invariance (Mode::Invariant): every op computes each row with one order fixed by the model's shapes and the row's
+// own position: GEMM rows are verified equal across M; attention uses a fixed split SIZE (split_size) and a fixed
+// merge; norms, RoPE, SwiGLU, embedding and adds work per row (or element) with fixed block trees.
+//
+// CUDA graphs: a decode-only step (every sequence one row, every row with logits) of n <= 64 rows is padded to the
+// next bucket B in {1, 2, 4, ..., 64} and runs as a graph captured once per (B, attention split bound). Padding rows
+// read token 0 at position 0 from a dummy KV block that no sequence owns; they cannot change a real row's bits
+// (rows are independent in every op, and the GEMM table is verified across M). graphs = false runs every step eagerly
+// (the tests compare the two bitwise).
+//
+// This header needs no CUDA headers: core code (backend/make_backend.cpp) includes it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "backend/backend.h"
+
+namespace verbatim::backend {
+
+struct CudaBackendOptions {
+  Mode mode = Mode::Invariant;
+  int device = 0;
+  int max_rows = 512;   // most rows in one step: GEMMs are verified up to this M (the engine's max_batch_tokens)
+  int max_logits = 64;  // most logit rows in one step
+  bool graphs = true;   // CUDA graphs for decode-only steps
+  bool device_sampling = true;  // can_sample(): the engine samples on the GPU (false: it reads logits rows)
+  int split_size = 512;  // attention KV positions per split (rounded up to a multiple of the block size); invariant
+                         // mode only (fast mode picks it from the batch)
+  int64_t memory_budget_bytes = 0;          // 0: none; else every device allocation of this backend must fit in it
+  std::shared_ptr<SharedResources> shared;  // null: the backend makes its own (tunes its own GEMMs)
+  bool log = false;                         // GEMM tuning tables and graph captures to stderr
+};
+
+// Throws Error naming the problem (no device, bad options, a weight shape with no verified GEMM algorithm).
+std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions& options);
+
+// The stream, cuBLASLt context and tuned GEMM tables of one device, to share between CUDA backends made one after
+// another in one process (tests, benchmarks): each weight shape is tuned once.
+std::shared_ptr<SharedResources> make_cuda_shared_resources(int device = 0);
+
+// Whether a CUDA device can be used (never throws).
+bool cuda_device_available();
+
+}  // namespace verbatim::backend

@@ -1,0 +1,150 @@
+// The CUDA backend's class (make_cuda_backend in cuda_backend.h), split by concern over
+//   cuda_backend.cpp  memory (weights, activations, the KV cache, the budget) and the ops
+//   cuda_step.cpp     the step: plan upload, CUDA graph capture and replay
+//   cuda_sample.cpp   sampling and logprobs on the device
+// Internal header: only those files include it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <tuple>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_resources.h"
+#include "backend/cuda/cuda_util.h"
+#include "backend/cuda/gemm.h"
+
+namespace verbatim::cuda {
+
+class CudaBackend final : public backend::Backend {
+ public:
+  explicit CudaBackend(const backend::CudaBackendOptions& options);
+  ~CudaBackend() override;
+
+  std::string name() const override { return "cuda"; }
+  Mode mode() const override { return opt_.mode; }
+
+  backend::Weight upload(const Tensor& t) override;
+  backend::Act alloc(int64_t rows, int64_t cols, backend::ActRole role) override;
+  void alloc_kv_cache(const backend::KvCacheLayout& layout) override;
+  int kv_element_bytes() const override { return 2; }
+
+  void begin_step(const StepPlan& plan) override;
+  void end_step() override;
+
+  void embed(const backend::Weight& table, backend::Act out) override;
+  void rmsnorm(backend::Act x, const backend::Weight& w, float eps, backend::Act out) override;
+  void add_rmsnorm(backend::Act residual, backend::Act x, const backend::Weight& w, float eps,
+                   backend::Act out) override;
+  void add(backend::Act residual, backend::Act x) override;
+  void matmul(backend::Act x, const backend::Weight& w, const backend::Weight& bias, backend::Act y,
+              bool logit_rows) override;
+  void head_rmsnorm(backend::Act x, const backend::Weight& w, float eps) override;
+  void rope(backend::Act x, int head_dim, const float* inv_freq) override;
+  void kv_write(int layer, backend::Act k, backend::Act v) override;
+  void attention(int layer, backend::Act q, int n_heads, backend::Act out) override;
+  void swiglu(backend::Act gate, backend::Act up, backend::Act out) override;
+  void gather_logit_rows(backend::Act x, backend::Act out) override;
+  void read_logits(backend::Act x, float* host) override;
+
+  bool can_sample() const override { return opt_.device_sampling; }
+  void sample(backend::Act x, std::span<const backend::SampleSpec> specs,
+              std::span<backend::SampleResult> out) override;
+  void token_logprobs(backend::Act x, std::span<const int32_t> rows, std::span<const int32_t> tokens,
+                      float* out) override;
+
+  // For tests and benchmarks: graph captures and replays so far.
+  int64_t graph_captures() const { return graph_captures_; }
+  int64_t graph_replays() const { return graph_replays_; }
+
+ private:
+  // ---- memory (cuda_backend.cpp) ----
+  void* allocate(size_t bytes, const char* what, bool zero = true);
+  Gemm& gemm_for(const backend::Weight& w, DType out);
+  void* shadow_of(const void* act) const;  // the bf16 copy rope writes of a MatmulOut buffer, or null
+
+  // ---- the step (cuda_step.cpp) ----
+  // One recorded op of a captured graph: replay checks that the forward pass calls the same ops on the same buffers.
+  struct OpSig {
+    int op = 0;
+    const void* p[4] = {nullptr, nullptr, nullptr, nullptr};
+    int64_t i = 0;
+    float f = 0;
+    bool operator==(const OpSig& o) const;
+  };
+  enum class StepMode { None, Eager, Capture, Replay };
+  // Records (capture) or checks (replay) op `sig`; true when the op must enqueue its kernels (eager or capture).
+  bool record(const OpSig& sig);
+  void flush();          // ends a capture and launches the graph, or launches the replayed one; then no-op
+  void abort_capture();  // after an error inside a capture
+  const StepPlan& plan() const;
+  void check_rows(backend::Act a, int64_t n, int64_t cols, DType dtype, const char* what) const;
+  int64_t rows(backend::Act a, int64_t cols, DType dtype, const char* what) const;  // step rows, after checks
+  int attention_split_size(int n_rows) const;
+
+  backend::CudaBackendOptions opt_;
+  std::shared_ptr<CudaResources> res_;
+  cudaStream_t stream_ = nullptr;
+  int64_t used_bytes_ = 0;
+  std::vector<DeviceBuffer> buffers_;
+  std::map<const void*, void*> shadows_;  // MatmulOut buffer -> its bf16 copy
+  std::map<std::tuple<const void*, int64_t, int64_t, DType>, Gemm*> gemms_;
+  std::map<const float*, void*> inv_freq_;  // host inv_freq -> device copy
+
+  // KV cache: per layer [num_blocks + 1, n_kv_heads, block_size, head_dim] bf16 (block num_blocks: the dummy block of
+  // padding rows).
+  backend::KvCacheLayout kv_;
+  int64_t layer_elems_ = 0;
+  __nv_bfloat16* k_cache_ = nullptr;
+  __nv_bfloat16* v_cache_ = nullptr;
+  int max_splits_capacity_ = 0;  // splits of the longest sequence the cache holds
+  void* attn_workspace_ = nullptr;
+  size_t attn_workspace_bytes_ = 0;
+
+  // Plan buffers: device and pinned host copies of [tokens | positions | row_seq | logit_rows | row_block |
+  // seq_table_begin], each kPlanSlots(max_rows) ints, and the block table (grown as needed; growing drops graphs).
+  int plan_slots_ = 0;
+  int32_t* plan_dev_ = nullptr;
+  int32_t* plan_host_ = nullptr;  // cudaMallocHost
+  int32_t* table_dev_ = nullptr;
+  int64_t table_cap_ = 0;
+  std::vector<int32_t> table_host_;
+  std::unique_ptr<Event> upload_done_;
+
+  // The current step.
+  const StepPlan* plan_ = nullptr;
+  StepMode step_mode_ = StepMode::None;
+  int64_t step_rows_ = 0;    // rows the kernels run on (padded to the graph bucket)
+  int64_t step_logits_ = 0;  // logit rows the kernels run on (padded)
+  int step_split_size_ = 0;
+  int step_max_splits_ = 0;
+  int step_rows_per_seq_ = 0;
+  std::set<const void*> fresh_shadows_;  // bf16 copies written by rope this step
+  bool warmed_up_ = false;               // an eager step has completed (lazy allocations done)
+
+  // Graphs, keyed by (rows bucket, split size, max splits).
+  struct Graph {
+    cudaGraphExec_t exec = nullptr;
+    std::vector<OpSig> ops;
+  };
+  std::map<std::tuple<int64_t, int, int>, Graph> graphs_;
+  Graph* graph_ = nullptr;  // the graph being captured or replayed
+  size_t replay_cursor_ = 0;
+  bool capturing_ = false;
+  int64_t graph_captures_ = 0;
+  int64_t graph_replays_ = 0;
+  void drop_graphs();
+
+  // Sampling scratch (cuda_sample.cpp).
+  void* sample_dev_ = nullptr;
+  size_t sample_dev_bytes_ = 0;
+  void* sample_host_ = nullptr;  // cudaMallocHost
+  size_t sample_host_bytes_ = 0;
+  void ensure_sample_buffers(size_t dev_bytes, size_t host_bytes);
+};
+
+}  // namespace verbatim::cuda

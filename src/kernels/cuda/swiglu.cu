@@ -1,0 +1,31 @@
+#include "kernels/cuda/reduce.cuh"
+#include "kernels/cuda/swiglu.cuh"
+
+namespace verbatim::cuda_kernels {
+namespace {
+
+constexpr int kThreads = 256;
+
+template <typename Out>
+__global__ void swiglu_kernel(const float* __restrict__ gate, const float* __restrict__ up, Out* __restrict__ out,
+                              int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (i >= n) return;
+  const float g = gate[i];
+  const float silu = g / (1.0f + expf(-g));
+  detail::store_f(out, i, silu * up[i]);
+}
+
+}  // namespace
+
+void swiglu(const float* gate, const float* up, void* out, DType out_dtype, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return;
+  const auto blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
+  if (out_dtype == DType::BF16) {
+    swiglu_kernel<<<blocks, kThreads, 0, stream>>>(gate, up, static_cast<__nv_bfloat16*>(out), n);
+  } else {
+    swiglu_kernel<<<blocks, kThreads, 0, stream>>>(gate, up, static_cast<float*>(out), n);
+  }
+}
+
+}  // namespace verbatim::cuda_kernels

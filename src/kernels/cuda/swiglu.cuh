@@ -1,0 +1,16 @@
+// CUDA SwiGLU: out[i] = (g / (1 + expf(-g))) * up[i], g = gate[i] (the expression of kernels/cpu/swiglu.h; CUDA's
+// expf is within 2 ulp of the CPU's). Elementwise, no reduction.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "util/dtype.h"
+
+namespace verbatim::cuda_kernels {
+
+// gate, up: [n] fp32; out: [n] of out_dtype (F32 or BF16).
+void swiglu(const float* gate, const float* up, void* out, DType out_dtype, int64_t n, cudaStream_t stream);
+
+}  // namespace verbatim::cuda_kernels

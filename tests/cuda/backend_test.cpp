@@ -1,0 +1,199 @@
+// The CUDA backend end to end, on tiny random models of each flavour (Llama GQA, Qwen2 with q/k/v bias, Qwen3 with
+// q/k norm), bf16 weights on both sides:
+//  - LlamaForward on CUDA vs LlamaForward on the CPU backend (the oracle): every logit within 3e-2 of the row's largest
+//    |logit| (bf16 matmul inputs and a bf16 KV cache on the GPU; fp32 everywhere on the CPU);
+//  - a row's logits are bitwise the same in a one-shot prefill, in random chunks and as decode steps, and beside
+//    other sequences;
+//  - the engine's greedy and seeded outputs (tokens, logprobs) are bitwise the same with CUDA graphs on and off, for a
+//    batch of requests of different lengths;
+//  - errors: a step with more rows than the verified GEMM range is refused.
+// Skips loudly without a GPU.
+#include "backend/backend.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "backend/cuda/cuda_backend.h"
+#include "engine/engine.h"
+#include "model/llama_forward.h"
+#include "unit/forward_tiny_model.h"
+#include "util/error.h"
+
+namespace verbatim {
+namespace {
+
+#define REQUIRE_GPU()                                                                                   \
+  do {                                                                                                  \
+    if (!backend::cuda_device_available())                                                              \
+      GTEST_SKIP() << "*** NO CUDA GPU FOUND: the CUDA backend tests are SKIPPED, nothing was run ***"; \
+  } while (0)
+
+std::vector<testing::TinySpec> flavours() {
+  testing::TinySpec llama;
+  llama.label = "llama_gqa";
+  llama.vocab_size = 96;
+  llama.max_seq_len = 256;
+  llama.tied = false;
+  llama.dtype = DType::BF16;
+  testing::TinySpec qwen2 = llama;
+  qwen2.label = "qwen2_bias";
+  qwen2.arch = Arch::Qwen2;
+  qwen2.qkv_bias = true;
+  testing::TinySpec qwen3 = llama;
+  qwen3.label = "qwen3_qknorm";
+  qwen3.arch = Arch::Qwen3;
+  qwen3.qk_norm = true;
+  qwen3.head_dim = 16;
+  qwen3.tied = true;
+  return {llama, qwen2, qwen3};
+}
+
+std::vector<int32_t> random_tokens(std::mt19937_64& rng, int n, int vocab) {
+  std::vector<int32_t> t(n);
+  for (auto& x : t) x = static_cast<int32_t>(rng() % vocab);
+  return t;
+}
+
+// Logits of every position of `tokens` as one sequence, run in chunks of the given lengths (decode = all 1s).
+std::vector<float> run_chunks(LlamaForward& f, const std::vector<int32_t>& tokens, const std::vector<int>& chunks,
+                              int block_size, int first_block = 0) {
+  const int vocab = f.config().vocab_size;
+  std::vector<int32_t> blocks;
+  for (int b = 0; b * block_size < static_cast<int>(tokens.size()); ++b) blocks.push_back(first_block + b);
+  std::vector<float> all(tokens.size() * vocab);
+  int pos = 0;
+  for (int len : chunks) {
+    StepPlan plan;
+    const int nb = (pos + len + block_size - 1) / block_size;
+    plan.add_seq(std::span<const int32_t>(tokens.data() + pos, len), pos, std::span<const int32_t>(blocks.data(), nb),
+                 StepPlan::Logits::All);
+    f.execute(plan, all.data() + static_cast<size_t>(pos) * vocab);
+    pos += len;
+  }
+  return all;
+}
+
+class CudaBackendFlavour : public ::testing::TestWithParam<int> {};
+
+TEST_P(CudaBackendFlavour, ForwardMatchesCpuOracleAndIsRowInvariant) {
+  REQUIRE_GPU();
+  const testing::TinySpec spec = flavours()[GetParam()];
+  auto model = testing::make_tiny_model(spec);
+  std::mt19937_64 rng(1234 + GetParam());
+  const int n = 40, bs = 8;
+  const std::vector<int32_t> tokens = random_tokens(rng, n, spec.vocab_size);
+  const ForwardOptions fo{.num_blocks = 64, .block_size = bs, .max_rows = 64, .max_logits = 64};
+
+  auto cpu = backend::make_cpu_backend({});
+  LlamaForward fcpu(*model, *cpu, fo);
+  const std::vector<float> want = run_chunks(fcpu, tokens, {n}, bs);
+
+  backend::CudaBackendOptions co;
+  co.max_rows = 64;
+  co.max_logits = 64;
+  auto gpu = backend::make_cuda_backend(co);
+  LlamaForward fgpu(*model, *gpu, fo);
+  const std::vector<float> oneshot = run_chunks(fgpu, tokens, {n}, bs);
+  const int vocab = spec.vocab_size;
+  for (int p = 0; p < n; ++p) {
+    double scale = 0;
+    for (int i = 0; i < vocab; ++i) scale = std::max(scale, std::fabs(static_cast<double>(want[p * vocab + i])));
+    for (int i = 0; i < vocab; ++i)
+      ASSERT_NEAR(oneshot[p * vocab + i], want[p * vocab + i], 3e-2 * scale) << spec.label << " pos " << p;
+  }
+  // Chunked and decode: the same bits (other cache blocks: the cache content of a block is what the row wrote).
+  const std::vector<float> chunked = run_chunks(fgpu, tokens, {7, 1, 16, 3, 13}, bs, 8);
+  EXPECT_EQ(std::memcmp(chunked.data(), oneshot.data(), oneshot.size() * 4), 0) << spec.label << ": chunked";
+  std::vector<int> ones(n, 1);
+  const std::vector<float> decoded = run_chunks(fgpu, tokens, ones, bs, 16);
+  EXPECT_EQ(std::memcmp(decoded.data(), oneshot.data(), oneshot.size() * 4), 0) << spec.label << ": decode steps";
+
+  // Beside another sequence in the same step: the target's rows keep their bits.
+  StepPlan plan;
+  std::vector<int32_t> other = random_tokens(rng, 23, vocab), ob = {40, 41, 42}, tb;
+  for (int b = 0; b < n / bs; ++b) tb.push_back(24 + b);
+  plan.add_seq(other, 0, ob, StepPlan::Logits::All);
+  plan.add_seq(tokens, 0, tb, StepPlan::Logits::All);
+  std::vector<float> both((other.size() + n) * vocab);
+  fgpu.execute(plan, both.data());
+  EXPECT_EQ(std::memcmp(both.data() + other.size() * vocab, oneshot.data(), oneshot.size() * 4), 0)
+      << spec.label << ": beside another sequence";
+
+  // More rows than verified: refused.
+  StepPlan big;
+  std::vector<int32_t> many = random_tokens(rng, 65, vocab), mb;
+  for (int b = 0; b * bs < 65; ++b) mb.push_back(b);
+  big.add_seq(many, 0, mb, StepPlan::Logits::Last);
+  EXPECT_THROW(fgpu.execute(big, both.data()), Error);
+}
+
+// Greedy and seeded outputs with graphs on == off, bitwise, for a batch of requests of different lengths.
+TEST_P(CudaBackendFlavour, GraphsOnEqualGraphsOff) {
+  REQUIRE_GPU();
+  const testing::TinySpec spec = flavours()[GetParam()];
+  auto model = testing::make_tiny_model(spec);
+  std::mt19937_64 rng(99 + GetParam());
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<RequestParams> params;
+  for (int i = 0; i < 11; ++i) {
+    prompts.push_back(random_tokens(rng, 1 + static_cast<int>(rng() % 30), spec.vocab_size));
+    RequestParams p;
+    p.max_tokens = 5 + static_cast<int>(rng() % 20);
+    p.ignore_eos = true;
+    p.sampling.temperature = i % 2 ? 0.0f : 0.8f;
+    p.sampling.top_k = i % 3 == 0 ? 20 : 0;
+    p.sampling.top_p = 0.9f;
+    p.sampling.seed = rng();
+    p.sampling.top_logprobs = i % 4;
+    params.push_back(p);
+  }
+  auto shared = backend::make_cuda_shared_resources(0);
+  auto run = [&](bool graphs) {
+    EngineOptions o;
+    o.backend = "cuda";
+    o.num_blocks = 256;
+    o.block_size = 8;
+    o.max_batch_tokens = 64;
+    o.cuda_graphs = graphs;
+    o.backend_shared = shared;
+    Engine e(*model, nullptr, o);
+    std::vector<uint64_t> ids;
+    for (size_t i = 0; i < prompts.size(); ++i) ids.push_back(e.submit(prompts[i], params[i]));
+    e.run_until_idle();
+    std::vector<RequestOutput> outs;
+    for (uint64_t id : ids) outs.push_back(*e.take_output(id));
+    return outs;
+  };
+  const auto off = run(false), on = run(true);
+  ASSERT_EQ(off.size(), on.size());
+  for (size_t i = 0; i < off.size(); ++i) {
+    EXPECT_EQ(off[i].tokens, on[i].tokens) << spec.label << " request " << i;
+    ASSERT_EQ(off[i].logprobs.size(), on[i].logprobs.size());
+    EXPECT_EQ(std::memcmp(off[i].logprobs.data(), on[i].logprobs.data(), off[i].logprobs.size() * 4), 0)
+        << spec.label << " request " << i << " logprobs";
+    EXPECT_EQ(off[i].top_logprobs, on[i].top_logprobs) << spec.label << " request " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Flavours, CudaBackendFlavour, ::testing::Values(0, 1, 2),
+                         [](const auto& info) { return flavours()[info.param].label; });
+
+TEST(CudaBackendErrors, BadOptionsAndBuffers) {
+  REQUIRE_GPU();
+  backend::CudaBackendOptions o;
+  o.max_rows = 0;
+  EXPECT_THROW(backend::make_cuda_backend(o), Error);
+  o.max_rows = 8;
+  o.memory_budget_bytes = 1 << 20;  // 1 MiB: the KV cache below does not fit
+  auto be = backend::make_cuda_backend(o);
+  EXPECT_THROW(
+      be->alloc_kv_cache({.n_layers = 4, .num_blocks = 1024, .block_size = 16, .n_kv_heads = 8, .head_dim = 128}),
+      Error);
+}
+
+}  // namespace
+}  // namespace verbatim
