@@ -5,12 +5,16 @@
 // [0, positions[r]] of its sequence, in KV head h / (n_heads / n_kv_heads) for query head h. The positions are cut
 // into splits of split_size positions at FIXED absolute offsets: split i covers [i * S, min((i + 1) * S, pos + 1)).
 // Inside a split, tiles of a fixed size T (64 positions for head_dim <= 128, 32 above; a function of head_dim alone)
-// start at i * S + j * T and are visited in increasing order with an online softmax in fp32:
-//   score[t] = (sequential fma chain over the head dimension of q[d] * k[t][d]) * (scale * log2(e))
-//   m' = max(m, max_t score)   (exact; positions past pos or past the split are -inf; tiles starting past pos skipped)
-//   alpha = exp2(m - m'), p[t] = exp2(score[t] - m')
-//   l' = fma(l, alpha, tile_sum(p))   tile_sum: a fixed butterfly over the tile's slots
-//   acc'[d] = acc[d] * alpha, then acc' = fma(p[t], v[t][d], acc') sequentially over the tile's valid t
+// start at i * S + j * T and are visited in increasing order with an online softmax in fp32. Per tile:
+//   score[t] = dot(q, k[t]) * (scale * log2(e)), -inf past pos or past the split; tiles starting past pos skipped
+//   m' = max(m, max_t score) (exact), alpha = exp2(m - m'), p[t] = exp2(score[t] - m')
+//   l' = fma(l, alpha, tile_sum(p))   tile_sum: a fixed butterfly over the tile's T slots
+//   acc' = acc * alpha + sum_t p[t] v[t]
+// with, by head_dim (so a model always takes the same one):
+//   64, 128, 256 (paged_attention_mma.cu): dot and sum_t p v are bf16 tensor-core mma (m16n8k16, fp32 accumulate)
+//     over 16-wide chunks in increasing order, p rounded to bf16 (the mma operand; l sums the rounded p);
+//   other multiples of 8 (paged_attention_fma.cu): dot is one sequential fma chain over the head dimension and the
+//     value sum one sequential fma chain over the tile's valid positions, p in fp32.
 // A row with one split writes out = bf16(acc * (1 / l)). A row with several writes (m, l, acc) per split into the
 // workspace and a merge kernel combines its splits in increasing order in one thread (w_s = exp2(m_s - M),
 // L = l_0 w_0 then fma(l_s, w_s, L); O likewise) and writes bf16(O * (1 / L)); for one split that formula gives the
@@ -22,9 +26,9 @@
 // on the grid, max_splits, rows_per_seq_hint or the SM count. A prefill row and a later decode row at the same position
 // give the same bits. Mode::Fast uses the same kernels with split_size = fast_split_size(...) (batch-dependent bits).
 //
-// Supported: head_dim a multiple of 8 up to 256 (64, 128 and 256 have specialised instantiations; others run a generic
-// one with the same arithmetic), any n_heads multiple of n_kv_heads, any block_size >= 1, split_size a positive
-// multiple of block_size. q, out, k_cache, v_cache 16-byte aligned. Anything else throws verbatim::Error.
+// Supported: head_dim a multiple of 8 up to 256, any n_heads multiple of n_kv_heads, any block_size >= 1, split_size a
+// positive multiple of block_size, max_splits <= 8192. q, out, k_cache, v_cache (and workspace) 16-byte aligned.
+// Anything else throws verbatim::Error.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -56,6 +60,7 @@ struct PagedAttentionParams {
   // Speed only, never bits: the most rows any one sequence has in this launch (1 for a decode-only batch; 0 = not
   // known, treated as "many"). With 1 each CTA serves one row (many CTAs: the fast decode shape); with more, a CTA
   // serves up to 32 / (n_heads / n_kv_heads) consecutive rows of one sequence and reads each K/V tile once for all.
+  // A wrong hint stays correct (a CTA walks the runs of one sequence inside its rows), only slower.
   int rows_per_seq_hint = 0;
 };
 
