@@ -22,6 +22,19 @@ Mode parse_mode(const std::string& s) {
 
 namespace backend {
 
+std::vector<Weight> Backend::upload_group(std::span<const Tensor* const> tensors) {
+  std::vector<Weight> out;
+  out.reserve(tensors.size());
+  for (const Tensor* t : tensors) out.push_back(upload(*t));
+  return out;
+}
+
+void Backend::matmul_group(Act x, std::span<const Weight> w, std::span<const Weight> bias, std::span<const Act> y) {
+  if (w.size() != bias.size() || w.size() != y.size())
+    fail(name() + " backend", "matmul_group: one bias and output per weight");
+  for (size_t i = 0; i < w.size(); ++i) matmul(x, w[i], bias[i], y[i]);
+}
+
 void Backend::sample(Act, std::span<const SampleSpec>, std::span<SampleResult>) {
   fail(name() + " backend", "cannot sample on the device");
 }

@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "backend/plan.h"
 #include "model/tensor.h"
@@ -100,9 +101,20 @@ class Backend {
 
   // Memory. Weights stay valid for the backend's lifetime; so do activation buffers and the KV cache.
   virtual Weight upload(const Tensor& t) = 0;
+  // Uploads matrices of the same width as one block of rows, in order (q, k, v; gate, up), so that a backend can run
+  // matmul_group over them as one matmul. Default: upload() each.
+  virtual std::vector<Weight> upload_group(std::span<const Tensor* const> tensors);
   virtual Act alloc(int64_t rows, int64_t cols, ActRole role) = 0;
   virtual void alloc_kv_cache(const KvCacheLayout& layout) = 0;
   virtual int kv_element_bytes() const = 0;  // bytes of one cached K or V element (for sizing the cache)
+  // With a memory budget: the most KV blocks of this layout (num_blocks ignored) that fit in what the budget leaves
+  // after everything allocated so far, counting the per-block workspace the backend adds (attention over n_heads
+  // query heads). -1: the backend has no budget (size the cache another way).
+  virtual int max_kv_blocks(const KvCacheLayout& layout, int n_heads) const {
+    (void)layout;
+    (void)n_heads;
+    return -1;
+  }
 
   // One step. begin_step takes the plan (kept by reference until end_step); every op below then works on the
   // plan's n_rows rows (or n_logits rows where said).
@@ -119,6 +131,9 @@ class Backend {
   virtual void add(Act residual, Act x) = 0;
   // y[r] = W x[r] (+ bias)   W [n, k]; rows = n_rows, or n_logits when `logit_rows` (x holds gathered rows)
   virtual void matmul(Act x, const Weight& w, const Weight& bias, Act y, bool logit_rows = false) = 0;
+  // y[i] = matmul(x, w[i], bias[i]) for the weights of one upload_group (bias[i] may be empty), as one matmul where
+  // the backend can (CUDA: one GEMM over the stacked rows, then the columns split into the y[i]). Default: matmul each.
+  virtual void matmul_group(Act x, std::span<const Weight> w, std::span<const Weight> bias, std::span<const Act> y);
   // RMSNorm of every head of size w.cols in x[r], in place (Qwen3's q_norm / k_norm)
   virtual void head_rmsnorm(Act x, const Weight& w, float eps) = 0;
   // RoPE in place on every head of x[r] at the row's position; inv_freq [head_dim / 2] in host memory

@@ -69,7 +69,9 @@ Engine::Engine(const Model& model, const Tokenizer* tokenizer, const EngineOptio
                                     .memory_budget_bytes = opt_.gpu_memory_bytes,
                                     .shared = opt_.backend_shared});
   int num_blocks = opt_.num_blocks;
-  if (num_blocks == 0) {
+  // A GPU memory budget sizes the cache from what the weights leave (LlamaForward asks the backend: num_blocks 0).
+  const bool from_budget = num_blocks == 0 && opt_.backend == "cuda" && opt_.gpu_memory_bytes > 0;
+  if (num_blocks == 0 && !from_budget) {
     const int64_t per_block = int64_t{2} * cfg.n_layers * opt_.block_size * cfg.kv_dim() * backend_->kv_element_bytes();
     num_blocks = static_cast<int>(std::min<int64_t>(opt_.kv_cache_bytes / per_block, 1 << 24));
     if (num_blocks <= 0)
@@ -81,6 +83,7 @@ Engine::Engine(const Model& model, const Tokenizer* tokenizer, const EngineOptio
                                                            .block_size = opt_.block_size,
                                                            .max_rows = opt_.max_batch_tokens,
                                                            .max_logits = opt_.max_logits});
+  num_blocks = forward_->options().num_blocks;
   blocks_ = std::make_unique<BlockManager>(BlockManagerOptions{
       .num_blocks = num_blocks, .block_size = opt_.block_size, .prefix_caching = opt_.prefix_caching});
   scheduler_ = std::make_unique<Scheduler>(SchedulerOptions{.max_batch_tokens = opt_.max_batch_tokens,

@@ -33,8 +33,8 @@ kernels::cpu::RopeFreqScaling rope_scaling_of(const RopeScaling& s) {
 LlamaForward::LlamaForward(const Model& model, backend::Backend& backend, const ForwardOptions& options)
     : cfg_(model.config), be_(backend), opt_(options) {
   cfg_.validate(model.path);
-  if (opt_.num_blocks <= 0 || opt_.block_size <= 0 || opt_.max_rows <= 0 || opt_.max_logits <= 0)
-    fail("forward options", "num_blocks, block_size, max_rows and max_logits must be positive");
+  if (opt_.num_blocks < 0 || opt_.block_size <= 0 || opt_.max_rows <= 0 || opt_.max_logits <= 0)
+    fail("forward options", "num_blocks must be >= 0; block_size, max_rows and max_logits positive");
   const ModelWeights& w = model.weights;
   if (static_cast<int>(w.layers.size()) != cfg_.n_layers) fail(model.path, "layer count differs from the config");
   inv_freq_ = kernels::cpu::rope_inv_freq(cfg_.head_dim, cfg_.rope_theta, rope_scaling_of(cfg_.rope_scaling));
@@ -47,9 +47,13 @@ LlamaForward::LlamaForward(const Model& model, backend::Backend& backend, const 
   for (const LayerWeights& lw : w.layers) {
     Layer l;
     l.attn_norm = up(lw.attn_norm);
-    l.wq = up(lw.wq);
-    l.wk = up(lw.wk);
-    l.wv = up(lw.wv);
+    if (lw.wq.empty() || lw.wk.empty() || lw.wv.empty() || lw.w_gate.empty() || lw.w_up.empty())
+      fail(model.path, "a layer is missing weights");
+    const Tensor* qkv[3] = {&lw.wq, &lw.wk, &lw.wv};
+    const std::vector<backend::Weight> qkv_w = be_.upload_group(qkv);
+    l.wq = qkv_w[0];
+    l.wk = qkv_w[1];
+    l.wv = qkv_w[2];
     l.wo = up(lw.wo);
     l.bq = up(lw.bq);
     l.bk = up(lw.bk);
@@ -57,8 +61,10 @@ LlamaForward::LlamaForward(const Model& model, backend::Backend& backend, const 
     l.q_norm = up(lw.q_norm);
     l.k_norm = up(lw.k_norm);
     l.ffn_norm = up(lw.ffn_norm);
-    l.w_gate = up(lw.w_gate);
-    l.w_up = up(lw.w_up);
+    const Tensor* gate_up[2] = {&lw.w_gate, &lw.w_up};
+    const std::vector<backend::Weight> gate_up_w = be_.upload_group(gate_up);
+    l.w_gate = gate_up_w[0];
+    l.w_up = gate_up_w[1];
     l.w_down = up(lw.w_down);
     if (l.wq.empty() || l.wk.empty() || l.wv.empty() || l.wo.empty() || l.w_gate.empty() || l.w_up.empty() ||
         l.w_down.empty() || l.attn_norm.empty() || l.ffn_norm.empty())
@@ -69,11 +75,6 @@ LlamaForward::LlamaForward(const Model& model, backend::Backend& backend, const 
   if (tok_embeddings_.empty() || final_norm_.empty() || lm_head_.empty())
     fail(model.path, "embedding, final norm or lm_head missing");
 
-  be_.alloc_kv_cache({.n_layers = cfg_.n_layers,
-                      .num_blocks = opt_.num_blocks,
-                      .block_size = opt_.block_size,
-                      .n_kv_heads = cfg_.n_kv_heads,
-                      .head_dim = cfg_.head_dim});
   const int64_t rows = opt_.max_rows;
   using backend::ActRole;
   x_ = be_.alloc(rows, cfg_.dim, ActRole::Residual);
@@ -88,6 +89,19 @@ LlamaForward::LlamaForward(const Model& model, backend::Backend& backend, const 
   hidden_ = be_.alloc(rows, cfg_.hidden_dim, ActRole::MatmulIn);
   xl_ = be_.alloc(opt_.max_logits, cfg_.dim, ActRole::MatmulIn);
   logits_ = be_.alloc(opt_.max_logits, cfg_.vocab_size, ActRole::Logits);
+  backend::KvCacheLayout kv{.n_layers = cfg_.n_layers,
+                            .num_blocks = opt_.num_blocks,
+                            .block_size = opt_.block_size,
+                            .n_kv_heads = cfg_.n_kv_heads,
+                            .head_dim = cfg_.head_dim};
+  if (kv.num_blocks == 0) {
+    kv.num_blocks = be_.max_kv_blocks(kv, cfg_.n_heads);
+    if (kv.num_blocks < 0) fail("forward options", "num_blocks is 0 and the backend has no memory budget");
+    if (kv.num_blocks == 0)
+      fail("gpu memory budget", "no KV cache block fits in what the weights and activations leave of the budget");
+    opt_.num_blocks = kv.num_blocks;
+  }
+  be_.alloc_kv_cache(kv);
 }
 
 void LlamaForward::execute(const StepPlan& plan, float* logits) {
@@ -106,9 +120,9 @@ void LlamaForward::execute(const StepPlan& plan, float* logits) {
   for (int li = 0; li < cfg_.n_layers; ++li) {
     const Layer& l = layers_[li];
     // Attention block: xb holds rmsnorm(x) * attn_norm.
-    be_.matmul(xb_, l.wq, l.bq, q_);
-    be_.matmul(xb_, l.wk, l.bk, k_);
-    be_.matmul(xb_, l.wv, l.bv, v_);
+    const backend::Weight qkv_w[3] = {l.wq, l.wk, l.wv}, qkv_b[3] = {l.bq, l.bk, l.bv};
+    const backend::Act qkv_y[3] = {q_, k_, v_};
+    be_.matmul_group(xb_, qkv_w, qkv_b, qkv_y);
     if (cfg_.qk_norm) {
       be_.head_rmsnorm(q_, l.q_norm, eps);
       be_.head_rmsnorm(k_, l.k_norm, eps);
@@ -120,8 +134,9 @@ void LlamaForward::execute(const StepPlan& plan, float* logits) {
     be_.matmul(att_, l.wo, none, proj_);
     be_.add_rmsnorm(x_, proj_, l.ffn_norm, eps, xb_);
     // MLP block.
-    be_.matmul(xb_, l.w_gate, none, gate_);
-    be_.matmul(xb_, l.w_up, none, up_);
+    const backend::Weight gate_up_w[2] = {l.w_gate, l.w_up}, gate_up_b[2] = {none, none};
+    const backend::Act gate_up_y[2] = {gate_, up_};
+    be_.matmul_group(xb_, gate_up_w, gate_up_b, gate_up_y);
     be_.swiglu(gate_, up_, hidden_);
     be_.matmul(hidden_, l.w_down, none, proj_);
     const backend::Weight& next_norm = li + 1 < cfg_.n_layers ? layers_[li + 1].attn_norm : final_norm_;

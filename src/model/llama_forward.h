@@ -12,7 +12,7 @@
 namespace verbatim {
 
 struct ForwardOptions {
-  int num_blocks = 0;    // KV cache blocks
+  int num_blocks = 0;    // KV cache blocks; 0: as many as the backend's memory budget leaves (max_kv_blocks)
   int block_size = 16;   // positions per block
   int max_rows = 256;    // most rows (tokens) in one step
   int max_logits = 256;  // most rows whose logits one step returns

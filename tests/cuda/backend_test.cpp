@@ -195,5 +195,34 @@ TEST(CudaBackendErrors, BadOptionsAndBuffers) {
       Error);
 }
 
+// A memory budget sizes the KV cache from what the weights leave, and a budget too small is a clear Error.
+TEST(CudaBackendErrors, MemoryBudgetSizesTheCache) {
+  REQUIRE_GPU();
+  const testing::TinySpec spec = flavours()[0];
+  auto model = testing::make_tiny_model(spec);
+  EngineOptions o;
+  o.backend = "cuda";
+  o.block_size = 8;
+  o.max_batch_tokens = 64;
+  o.gpu_memory_bytes = int64_t{256} << 20;
+  Engine e(*model, nullptr, o);
+  const int blocks = e.stats().kv_blocks_total;
+  EXPECT_GT(blocks, 100);
+  std::printf("256 MiB budget: %d KV blocks of 8 positions\n", blocks);
+  RequestParams p;
+  p.max_tokens = 4;
+  p.sampling.temperature = 0;
+  const uint64_t id = e.submit({1, 2, 3}, p);
+  e.run_until_idle();
+  EXPECT_EQ(e.take_output(id)->tokens.size(), 4u);
+  o.gpu_memory_bytes = 1 << 16;  // 64 KiB: not even the plan buffers and weights
+  try {
+    Engine tiny(*model, nullptr, o);
+    ADD_FAILURE() << "a 64 KiB budget was accepted";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("gpu memory budget"), std::string::npos) << err.what();
+  }
+}
+
 }  // namespace
 }  // namespace verbatim

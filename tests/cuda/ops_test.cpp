@@ -34,6 +34,7 @@
 #include "kernels/cuda/kv_write.cuh"
 #include "kernels/cuda/rmsnorm.cuh"
 #include "kernels/cuda/rope.cuh"
+#include "kernels/cuda/split_columns.cuh"
 #include "kernels/cuda/swiglu.cuh"
 #include "util/half.h"
 
@@ -249,6 +250,34 @@ TEST(CudaOps, GatherRows) {
   const auto out = download<uint16_t>(dout, pick.size() * cols);
   for (size_t i = 0; i < pick.size(); ++i)
     EXPECT_TRUE(bitwise(out.data() + i * cols, x.data() + pick[i] * cols, cols * 2)) << i;
+}
+
+// split_columns: the stacked GEMM output split into the parts, each part's bias added in fp32 (exact).
+TEST(CudaOps, SplitColumns) {
+  REQUIRE_GPU();
+  std::mt19937_64 rng(test_seed() + 7);
+  const int64_t rows = 5, c0 = 64, c1 = 16, c2 = 24, total = c0 + c1 + c2;
+  const auto in = random_floats(rows * total, rng);
+  const auto b1 = to_bf16(random_floats(c1, rng));
+  DeviceBuffer din = upload(in), db1 = upload(b1), o0(rows * c0 * 4), o1(rows * c1 * 4), o2(rows * c2 * 4);
+  ck::SplitColumnsParams p;
+  p.n_parts = 3;
+  p.total = total;
+  p.cols[0] = c0;
+  p.cols[1] = c1;
+  p.cols[2] = c2;
+  p.out[0] = o0.as<float>();
+  p.out[1] = o1.as<float>();
+  p.out[2] = o2.as<float>();
+  p.bias[1] = db1.get();
+  ck::split_columns(din.as<float>(), rows, p, nullptr);
+  const auto h0 = download<float>(o0, rows * c0), h1 = download<float>(o1, rows * c1),
+             h2 = download<float>(o2, rows * c2);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < c0; ++c) ASSERT_EQ(h0[r * c0 + c], in[r * total + c]);
+    for (int64_t c = 0; c < c1; ++c) ASSERT_EQ(h1[r * c1 + c], in[r * total + c0 + c] + bf16_to_f32(b1[c]));
+    for (int64_t c = 0; c < c2; ++c) ASSERT_EQ(h2[r * c2 + c], in[r * total + c0 + c1 + c]);
+  }
 }
 
 // kv_write puts each row's bf16-rounded K and V at [block, head, slot, d] of the paged layout.

@@ -13,6 +13,7 @@
 #include "kernels/cuda/paged_attention.cuh"
 #include "kernels/cuda/rmsnorm.cuh"
 #include "kernels/cuda/rope.cuh"
+#include "kernels/cuda/split_columns.cuh"
 #include "kernels/cuda/swiglu.cuh"
 #include "util/half.h"
 
@@ -34,6 +35,7 @@ enum Op : int {
   kAttention,
   kSwiglu,
   kGather,
+  kMatmulGroup,
 };
 
 size_t product(std::initializer_list<int64_t> factors, const char* what) {
@@ -92,7 +94,7 @@ void* CudaBackend::allocate(size_t bytes, const char* what, bool zero) {
   return p;
 }
 
-backend::Weight CudaBackend::upload(const Tensor& t) {
+backend::Weight CudaBackend::shape_of(const Tensor& t) {
   if (t.empty()) fail(kWhere, "upload of an empty tensor " + t.name);
   backend::Weight w;
   w.dtype = DType::BF16;
@@ -106,31 +108,109 @@ backend::Weight CudaBackend::upload(const Tensor& t) {
     fail(kWhere, "tensor " + t.name + " has " + std::to_string(t.shape.size()) + " dimensions, expected 1 or 2");
   }
   if (w.rows <= 0 || w.cols <= 0) fail(kWhere, "tensor " + t.name + " has an empty shape");
-  const size_t count = product({w.rows, w.cols}, "a weight");
-  void* dev = allocate(count * 2, "a weight", /*zero=*/false);
+  return w;
+}
+
+void CudaBackend::copy_to_device(const Tensor& t, void* dev) {
+  const size_t count = static_cast<size_t>(t.numel());
   if (t.dtype == DType::BF16) {
     check_cuda(cudaMemcpy(dev, t.data, count * 2, cudaMemcpyHostToDevice), "cudaMemcpy(weight)");
-  } else {
-    // F32 / F16 -> bf16 (round to nearest even), in chunks.
-    constexpr size_t kChunk = size_t{1} << 22;
-    std::vector<uint16_t> buf(std::min(count, kChunk));
-    for (size_t i0 = 0; i0 < count; i0 += kChunk) {
-      const size_t n = std::min(kChunk, count - i0);
-      if (t.dtype == DType::F32) {
-        const float* src = static_cast<const float*>(t.data) + i0;
-        for (size_t i = 0; i < n; ++i) buf[i] = f32_to_bf16(src[i]);
-      } else {
-        const uint16_t* src = static_cast<const uint16_t*>(t.data) + i0;
-        for (size_t i = 0; i < n; ++i) buf[i] = f32_to_bf16(f16_to_f32(src[i]));
-      }
-      check_cuda(cudaMemcpy(static_cast<uint16_t*>(dev) + i0, buf.data(), n * 2, cudaMemcpyHostToDevice),
-                 "cudaMemcpy(weight)");
-    }
+    return;
   }
+  // F32 / F16 -> bf16 (round to nearest even), in chunks.
+  constexpr size_t kChunk = size_t{1} << 22;
+  std::vector<uint16_t> buf(std::min(count, kChunk));
+  for (size_t i0 = 0; i0 < count; i0 += kChunk) {
+    const size_t n = std::min(kChunk, count - i0);
+    if (t.dtype == DType::F32) {
+      const float* src = static_cast<const float*>(t.data) + i0;
+      for (size_t i = 0; i < n; ++i) buf[i] = f32_to_bf16(src[i]);
+    } else {
+      const uint16_t* src = static_cast<const uint16_t*>(t.data) + i0;
+      for (size_t i = 0; i < n; ++i) buf[i] = f32_to_bf16(f16_to_f32(src[i]));
+    }
+    check_cuda(cudaMemcpy(static_cast<uint16_t*>(dev) + i0, buf.data(), n * 2, cudaMemcpyHostToDevice),
+               "cudaMemcpy(weight)");
+  }
+}
+
+backend::Weight CudaBackend::upload(const Tensor& t) {
+  backend::Weight w = shape_of(t);
+  void* dev = allocate(product({w.rows, w.cols, 2}, "a weight"), "a weight", /*zero=*/false);
+  copy_to_device(t, dev);
   w.data = dev;
   // Matrices get their GEMM now: tuning and bit verification happen at start-up, never inside a step.
   if (w.rows > 1) gemm_for(w, DType::F32);
   return w;
+}
+
+std::vector<backend::Weight> CudaBackend::upload_group(std::span<const Tensor* const> tensors) {
+  std::vector<backend::Weight> out;
+  int64_t rows = 0, cols = -1;
+  for (const Tensor* t : tensors) {
+    out.push_back(shape_of(*t));
+    if (cols >= 0 && out.back().cols != cols) fail(kWhere, "upload_group: the tensors differ in width");
+    cols = out.back().cols;
+    rows += out.back().rows;
+  }
+  if (out.empty()) return out;
+  char* dev = static_cast<char*>(allocate(product({rows, cols, 2}, "a weight group"), "a weight group", false));
+  Group g;
+  g.rows = rows;
+  g.cols = cols;
+  size_t offset = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    copy_to_device(*tensors[i], dev + offset);
+    out[i].data = dev + offset;
+    g.members.push_back(out[i].data);
+    offset += static_cast<size_t>(out[i].rows * cols) * 2;
+  }
+  groups_[dev] = g;
+  gemm_for(backend::Weight{dev, DType::BF16, rows, cols}, DType::F32);
+  if (rows > group_out_cols_) {
+    group_out_cols_ = rows;
+    group_out_ = static_cast<float*>(
+        allocate(product({opt_.max_rows, rows, 4}, "a weight group's output"), "a weight group's output"));
+  }
+  return out;
+}
+
+void CudaBackend::matmul_group(backend::Act x, std::span<const backend::Weight> w,
+                               std::span<const backend::Weight> bias, std::span<const backend::Act> y) {
+  if (w.size() != bias.size() || w.size() != y.size() || w.empty())
+    fail(kWhere, "matmul_group: one bias and output per weight");
+  auto it = groups_.find(w[0].data);
+  bool fused = it != groups_.end() && it->second.members.size() == w.size() &&
+               w.size() <= static_cast<size_t>(ck::SplitColumnsParams::kMaxParts);
+  for (size_t i = 0; fused && i < w.size(); ++i)
+    fused = w[i].data == it->second.members[i] && y[i].dtype == DType::F32 && y[i].cols == w[i].rows &&
+            (bias[i].empty() || bias[i].cols == w[i].rows);
+  if (!fused) {
+    for (size_t i = 0; i < w.size(); ++i) matmul(x, w[i], bias[i], y[i], false);
+    return;
+  }
+  const Group& g = it->second;
+  const int64_t m = step_rows_;
+  (void)plan();
+  check_rows(x, m, g.cols, DType::BF16, "matmul_group x");
+  for (size_t i = 0; i < w.size(); ++i) check_rows(y[i], m, w[i].rows, DType::F32, "matmul_group y");
+  if (m == 0) return;
+  if (!record({.op = kMatmulGroup,
+               .p = {x.data, w[0].data, y[0].data, y[w.size() - 1].data},
+               .i = static_cast<int64_t>(w.size())}))
+    return;
+  gemm_for(backend::Weight{w[0].data, DType::BF16, g.rows, g.cols}, DType::F32)
+      .run(x.data, w[0].data, group_out_, m, stream_);
+  ck::SplitColumnsParams sp;
+  sp.n_parts = static_cast<int>(w.size());
+  sp.total = g.rows;
+  for (size_t i = 0; i < w.size(); ++i) {
+    sp.cols[i] = w[i].rows;
+    sp.out[i] = static_cast<float*>(y[i].data);
+    sp.bias[i] = bias[i].empty() ? nullptr : bias[i].data;
+  }
+  ck::split_columns(group_out_, m, sp, stream_);
+  check_launch("split_columns");
 }
 
 Gemm& CudaBackend::gemm_for(const backend::Weight& w, DType out) {
@@ -174,6 +254,21 @@ void CudaBackend::alloc_kv_cache(const backend::KvCacheLayout& l) {
   const int64_t capacity = static_cast<int64_t>(l.num_blocks) * l.block_size;
   const int split = attention_split_size(1);
   max_splits_capacity_ = static_cast<int>((capacity + split - 1) / split);
+}
+
+int CudaBackend::max_kv_blocks(const backend::KvCacheLayout& l, int n_heads) const {
+  if (opt_.memory_budget_bytes <= 0) return -1;
+  // Per block: K and V of every layer, plus its share of the attention workspace (every row at the longest context:
+  // one more split per split_size positions), plus one block of slack for the dummy block and rounding.
+  const int64_t kv_bytes = int64_t{2} * l.n_layers * l.block_size * l.n_kv_heads * l.head_dim * 2;
+  const int64_t split = (opt_.split_size + l.block_size - 1) / l.block_size * l.block_size;
+  const int64_t ws_per_split =
+      static_cast<int64_t>(ck::paged_attention_workspace_bytes(opt_.max_rows, n_heads, l.head_dim, 2)) / 2;
+  const int64_t per_block = kv_bytes + (ws_per_split * l.block_size + split - 1) / split;
+  const int64_t reserve = kv_bytes + 2 * ws_per_split + (int64_t{64} << 20);  // dummy block, sampling buffers
+  const int64_t left = opt_.memory_budget_bytes - used_bytes_ - reserve;
+  if (left <= 0) return 0;
+  return static_cast<int>(std::min<int64_t>(left / per_block, int64_t{1} << 24));
 }
 
 int CudaBackend::attention_split_size(int n_rows) const {

@@ -29,9 +29,13 @@ class CudaBackend final : public backend::Backend {
   Mode mode() const override { return opt_.mode; }
 
   backend::Weight upload(const Tensor& t) override;
+  std::vector<backend::Weight> upload_group(std::span<const Tensor* const> tensors) override;
+  void matmul_group(backend::Act x, std::span<const backend::Weight> w, std::span<const backend::Weight> bias,
+                    std::span<const backend::Act> y) override;
   backend::Act alloc(int64_t rows, int64_t cols, backend::ActRole role) override;
   void alloc_kv_cache(const backend::KvCacheLayout& layout) override;
   int kv_element_bytes() const override { return 2; }
+  int max_kv_blocks(const backend::KvCacheLayout& layout, int n_heads) const override;
 
   void begin_step(const StepPlan& plan) override;
   void end_step() override;
@@ -66,6 +70,17 @@ class CudaBackend final : public backend::Backend {
   void* allocate(size_t bytes, const char* what, bool zero = true);
   Gemm& gemm_for(const backend::Weight& w, DType out);
   void* shadow_of(const void* act) const;  // the bf16 copy rope writes of a MatmulOut buffer, or null
+  static backend::Weight shape_of(const Tensor& t);
+  void copy_to_device(const Tensor& t, void* dev);  // t converted to bf16
+
+  // Weights uploaded by upload_group: the first member's data -> the stacked matrix.
+  struct Group {
+    std::vector<const void*> members;
+    int64_t rows = 0, cols = 0;
+  };
+  std::map<const void*, Group> groups_;
+  float* group_out_ = nullptr;  // [max_rows, largest group's rows] fp32: the stacked GEMM's output
+  int64_t group_out_cols_ = 0;
 
   // ---- the step (cuda_step.cpp) ----
   // One recorded op of a captured graph: replay checks that the forward pass calls the same ops on the same buffers.
