@@ -35,6 +35,15 @@ void Backend::matmul_group(Act x, std::span<const Weight> w, std::span<const Wei
   for (size_t i = 0; i < w.size(); ++i) matmul(x, w[i], bias[i], y[i]);
 }
 
+void Backend::attention_inputs(int layer, Act q, Act k, Act v, const Weight& q_norm, const Weight& k_norm, float eps,
+                               int head_dim, const float* inv_freq) {
+  if (!q_norm.empty()) head_rmsnorm(q, q_norm, eps);
+  if (!k_norm.empty()) head_rmsnorm(k, k_norm, eps);
+  rope(q, head_dim, inv_freq);
+  rope(k, head_dim, inv_freq);
+  kv_write(layer, k, v);
+}
+
 void Backend::sample(Act, std::span<const SampleSpec>, std::span<SampleResult>) {
   fail(name() + " backend", "cannot sample on the device");
 }

@@ -140,6 +140,11 @@ class Backend {
   virtual void rope(Act x, int head_dim, const float* inv_freq) = 0;
   // Stores k[r], v[r] at the row's slot in the cache of `layer`
   virtual void kv_write(int layer, Act k, Act v) = 0;
+  // The attention inputs of one layer: q/k head norms (where q_norm, k_norm are given), RoPE on q and k, then
+  // kv_write(layer, k, v). A backend may fuse these (CUDA: one kernel, reading q/k/v straight from a pending
+  // matmul_group). Default: the separate ops in that order.
+  virtual void attention_inputs(int layer, Act q, Act k, Act v, const Weight& q_norm, const Weight& k_norm, float eps,
+                                int head_dim, const float* inv_freq);
   // out[r] = attention of q[r] (n_heads heads) over positions [0, pos(r)] of the row's sequence, from the cache
   virtual void attention(int layer, Act q, int n_heads, Act out) = 0;
   // out[r] = silu(gate[r]) * up[r]

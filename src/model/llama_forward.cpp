@@ -123,13 +123,9 @@ void LlamaForward::execute(const StepPlan& plan, float* logits) {
     const backend::Weight qkv_w[3] = {l.wq, l.wk, l.wv}, qkv_b[3] = {l.bq, l.bk, l.bv};
     const backend::Act qkv_y[3] = {q_, k_, v_};
     be_.matmul_group(xb_, qkv_w, qkv_b, qkv_y);
-    if (cfg_.qk_norm) {
-      be_.head_rmsnorm(q_, l.q_norm, eps);
-      be_.head_rmsnorm(k_, l.k_norm, eps);
-    }
-    be_.rope(q_, cfg_.head_dim, inv_freq_.data());
-    be_.rope(k_, cfg_.head_dim, inv_freq_.data());
-    be_.kv_write(li, k_, v_);
+    // q/k norms (Qwen3), RoPE, K/V into the cache.
+    be_.attention_inputs(li, q_, k_, v_, cfg_.qk_norm ? l.q_norm : none, cfg_.qk_norm ? l.k_norm : none, eps,
+                         cfg_.head_dim, inv_freq_.data());
     be_.attention(li, q_, cfg_.n_heads, att_);
     be_.matmul(att_, l.wo, none, proj_);
     be_.add_rmsnorm(x_, proj_, l.ffn_norm, eps, xb_);

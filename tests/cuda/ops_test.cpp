@@ -28,6 +28,7 @@
 #include "kernels/cpu/rope_rows.h"
 #include "kernels/cpu/swiglu.h"
 #include "kernels/cuda/add.cuh"
+#include "kernels/cuda/attention_inputs.cuh"
 #include "kernels/cuda/embedding.cuh"
 #include "kernels/cuda/gather_rows.cuh"
 #include "kernels/cuda/head_rmsnorm.cuh"
@@ -277,6 +278,82 @@ TEST(CudaOps, SplitColumns) {
     for (int64_t c = 0; c < c0; ++c) ASSERT_EQ(h0[r * c0 + c], in[r * total + c]);
     for (int64_t c = 0; c < c1; ++c) ASSERT_EQ(h1[r * c1 + c], in[r * total + c0 + c] + bf16_to_f32(b1[c]));
     for (int64_t c = 0; c < c2; ++c) ASSERT_EQ(h2[r * c2 + c], in[r * total + c0 + c1 + c]);
+  }
+}
+
+// attention_inputs (q/k norm + bias + RoPE + cache write, from a stacked q/k/v row) vs the CPU kernels: q fp32 within
+// 1e-5 of the max |q| (tree vs sequential sum of squares, cosf/sinf), its bf16 copy and the cached K/V within one bf16
+// rounding of the reference.
+TEST(CudaOps, AttentionInputs) {
+  REQUIRE_GPU();
+  std::mt19937_64 rng(test_seed() + 8);
+  for (int hd : {16, 128}) {
+    const int nh = 4, nkv = 2, bs = 4, blocks = 8;
+    const int64_t rows = 6, qw = nh * hd, kw = nkv * hd, total = qw + 2 * kw;
+    const float eps = 1e-6f;
+    const auto in = random_floats(rows * total, rng, -2, 2);
+    const auto qb = to_bf16(random_floats(qw, rng)), kb = to_bf16(random_floats(kw, rng)),
+               vb = to_bf16(random_floats(kw, rng));
+    const auto qn = to_bf16(random_floats(hd, rng, 0.5f, 1.5f)), kn = to_bf16(random_floats(hd, rng, 0.5f, 1.5f));
+    std::vector<int32_t> pos(rows), rb(rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      pos[r] = static_cast<int32_t>(rng() % 30000);
+      rb[r] = static_cast<int32_t>(r % blocks);
+    }
+    const std::vector<float> inv = kc::rope_inv_freq(hd, 1e6f);
+    // CPU reference.
+    std::vector<float> q(rows * qw), k(rows * kw), v(rows * kw);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < qw; ++c) q[r * qw + c] = in[r * total + c] + bf16_to_f32(qb[c]);
+      for (int64_t c = 0; c < kw; ++c) k[r * kw + c] = in[r * total + qw + c] + bf16_to_f32(kb[c]);
+      for (int64_t c = 0; c < kw; ++c) v[r * kw + c] = in[r * total + qw + kw + c] + bf16_to_f32(vb[c]);
+    }
+    const auto qnf = from_bf16(qn), knf = from_bf16(kn);
+    kc::rmsnorm(q.data(), qnf.data(), DType::F32, q.data(), rows * nh, {.n = hd, .eps = eps});
+    kc::rmsnorm(k.data(), knf.data(), DType::F32, k.data(), rows * nkv, {.n = hd, .eps = eps});
+    kc::rope_rows(q.data(), pos.data(), rows, inv.data(), {.n_heads = nh, .head_dim = hd}, 1);
+    kc::rope_rows(k.data(), pos.data(), rows, inv.data(), {.n_heads = nkv, .head_dim = hd}, 1);
+
+    const size_t cache = static_cast<size_t>(blocks) * nkv * bs * hd;
+    DeviceBuffer din = upload(in), dqb = upload(qb), dkb = upload(kb), dvb = upload(vb), dqn = upload(qn),
+                 dkn = upload(kn), dpos = upload(pos), drb = upload(rb), dinv = upload(inv), dq(rows * qw * 4),
+                 dq16(rows * qw * 2), dkc(cache * 2), dvc(cache * 2);
+    ck::AttentionInputsParams p;
+    p.q = din.as<float>();
+    p.k = din.as<float>() + qw;
+    p.v = din.as<float>() + qw + kw;
+    p.q_ld = p.k_ld = p.v_ld = total;
+    p.q_bias = dqb.get();
+    p.k_bias = dkb.get();
+    p.v_bias = dvb.get();
+    p.q_norm = dqn.get();
+    p.k_norm = dkn.get();
+    p.eps = eps;
+    p.inv_freq = dinv.as<float>();
+    p.positions = dpos.as<int32_t>();
+    p.row_block = drb.as<int32_t>();
+    p.n_heads = nh;
+    p.n_kv_heads = nkv;
+    p.head_dim = hd;
+    p.block_size = bs;
+    p.q_out = dq.as<float>();
+    p.q_bf16 = dq16.get();
+    p.k_cache = dkc.get();
+    p.v_cache = dvc.get();
+    ck::attention_inputs(p, rows, nullptr);
+    const auto gq = download<float>(dq, rows * qw);
+    EXPECT_LT(rel_err(gq, q), 1e-5) << "head_dim " << hd;
+    const auto gq16 = download<uint16_t>(dq16, rows * qw);
+    for (int64_t i = 0; i < rows * qw; ++i) ASSERT_EQ(gq16[i], f32_to_bf16(gq[i]));
+    const auto gk = from_bf16(download<uint16_t>(dkc, cache)), gv = from_bf16(download<uint16_t>(dvc, cache));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int h = 0; h < nkv; ++h)
+        for (int d = 0; d < hd; ++d) {
+          const size_t at = ((static_cast<size_t>(rb[r]) * nkv + h) * bs + pos[r] % bs) * hd + d;
+          const float kr = k[r * kw + h * hd + d], vr = v[r * kw + h * hd + d];
+          ASSERT_NEAR(gk[at], kr, std::fabs(kr) / 128 + 1e-5f) << "K row " << r;
+          ASSERT_EQ(gv[at], bf16_to_f32(f32_to_bf16(vr))) << "V row " << r;
+        }
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include "backend/cuda/cuda_backend_impl.h"
 #include "kernels/cuda/add.cuh"
+#include "kernels/cuda/attention_inputs.cuh"
 #include "kernels/cuda/embedding.cuh"
 #include "kernels/cuda/gather_rows.cuh"
 #include "kernels/cuda/head_rmsnorm.cuh"
@@ -36,6 +37,7 @@ enum Op : int {
   kSwiglu,
   kGather,
   kMatmulGroup,
+  kAttentionInputs,
 };
 
 size_t product(std::initializer_list<int64_t> factors, const char* what) {
@@ -209,7 +211,13 @@ void CudaBackend::matmul_group(backend::Act x, std::span<const backend::Weight> 
     sp.out[i] = static_cast<float*>(y[i].data);
     sp.bias[i] = bias[i].empty() ? nullptr : bias[i].data;
   }
-  ck::split_columns(group_out_, m, sp, stream_);
+  pending_ = {.active = true, .sp = sp, .rows = m};
+}
+
+void CudaBackend::settle() {
+  if (!pending_.active) return;
+  pending_.active = false;
+  ck::split_columns(group_out_, pending_.rows, pending_.sp, stream_);
   check_launch("split_columns");
 }
 
@@ -348,16 +356,84 @@ void CudaBackend::rope(backend::Act x, int head_dim, const float* inv_freq) {
   void* shadow = shadow_of(x.data);
   if (shadow != nullptr) fresh_shadows_.insert(x.data);
   if (!record({.op = kRope, .p = {x.data, inv_freq}, .i = head_dim})) return;
-  auto it = inv_freq_.find(inv_freq);
-  if (it == inv_freq_.end()) {
-    void* d = allocate(static_cast<size_t>(head_dim / 2) * 4, "RoPE frequencies", /*zero=*/false);
-    check_cuda(cudaMemcpy(d, inv_freq, static_cast<size_t>(head_dim / 2) * 4, cudaMemcpyHostToDevice),
-               "cudaMemcpy(inv_freq)");
-    it = inv_freq_.emplace(inv_freq, d).first;
-  }
-  ck::rope(static_cast<float*>(x.data), plan_dev_ + plan_slots_, n, static_cast<const float*>(it->second),
+  ck::rope(static_cast<float*>(x.data), plan_dev_ + plan_slots_, n,
+           static_cast<const float*>(device_inv_freq(inv_freq, head_dim)),
            {.n_heads = static_cast<int>(x.cols / head_dim), .head_dim = head_dim}, shadow, stream_);
   check_launch("rope");
+}
+
+const void* CudaBackend::device_inv_freq(const float* host, int head_dim) {
+  auto it = inv_freq_.find(host);
+  if (it == inv_freq_.end()) {
+    void* d = allocate(static_cast<size_t>(head_dim / 2) * 4, "RoPE frequencies", /*zero=*/false);
+    check_cuda(cudaMemcpy(d, host, static_cast<size_t>(head_dim / 2) * 4, cudaMemcpyHostToDevice),
+               "cudaMemcpy(inv_freq)");
+    it = inv_freq_.emplace(host, d).first;
+  }
+  return it->second;
+}
+
+void CudaBackend::attention_inputs(int layer, backend::Act q, backend::Act k, backend::Act v,
+                                   const backend::Weight& q_norm, const backend::Weight& k_norm, float eps,
+                                   int head_dim, const float* inv_freq) {
+  if (k_cache_ == nullptr || layer < 0 || layer >= kv_.n_layers)
+    fail(kWhere, "layer " + std::to_string(layer) + " has no cache");
+  if (head_dim != kv_.head_dim || head_dim > 256 || q.cols % head_dim != 0 ||
+      (!q_norm.empty() && q_norm.cols != head_dim) || (!k_norm.empty() && k_norm.cols != head_dim)) {
+    settle();
+    Backend::attention_inputs(layer, q, k, v, q_norm, k_norm, eps, head_dim, inv_freq);  // the separate ops
+    return;
+  }
+  const int64_t kv_width = static_cast<int64_t>(kv_.n_kv_heads) * kv_.head_dim;
+  const int64_t n = rows(q, q.cols, DType::F32, "attention_inputs q");
+  check_rows(k, n, kv_width, DType::F32, "attention_inputs k");
+  check_rows(v, n, kv_width, DType::F32, "attention_inputs v");
+  void* shadow = shadow_of(q.data);
+  if (shadow == nullptr) fail(kWhere, "attention_inputs: q is not a matmul output buffer");
+  fresh_shadows_.insert(q.data);
+  // Straight from the stacked q/k/v GEMM when its split is pending for exactly these buffers.
+  const bool from_group = pending_.active && pending_.sp.n_parts == 3 && pending_.sp.out[0] == q.data &&
+                          pending_.sp.out[1] == k.data && pending_.sp.out[2] == v.data;
+  const PendingSplit pending = pending_;
+  if (from_group) {
+    pending_.active = false;  // consumed here, never materialized
+  } else {
+    settle();
+  }
+  if (!record({.op = kAttentionInputs, .p = {q.data, k.data, v.data, q_norm.data}, .i = layer, .f = eps})) return;
+  ck::AttentionInputsParams p;
+  if (from_group) {
+    const ck::SplitColumnsParams& sp = pending.sp;
+    p.q = group_out_;
+    p.k = group_out_ + sp.cols[0];
+    p.v = group_out_ + sp.cols[0] + sp.cols[1];
+    p.q_ld = p.k_ld = p.v_ld = sp.total;
+    p.q_bias = sp.bias[0];
+    p.k_bias = sp.bias[1];
+    p.v_bias = sp.bias[2];
+  } else {
+    p.q = static_cast<const float*>(q.data);
+    p.k = static_cast<const float*>(k.data);
+    p.v = static_cast<const float*>(v.data);
+    p.q_ld = q.cols;
+    p.k_ld = p.v_ld = kv_width;
+  }
+  p.q_norm = q_norm.empty() ? nullptr : q_norm.data;
+  p.k_norm = k_norm.empty() ? nullptr : k_norm.data;
+  p.eps = eps;
+  p.inv_freq = static_cast<const float*>(device_inv_freq(inv_freq, head_dim));
+  p.positions = plan_dev_ + plan_slots_;
+  p.row_block = plan_dev_ + 4 * plan_slots_;
+  p.n_heads = static_cast<int>(q.cols / head_dim);
+  p.n_kv_heads = kv_.n_kv_heads;
+  p.head_dim = head_dim;
+  p.block_size = kv_.block_size;
+  p.q_out = static_cast<float*>(q.data);
+  p.q_bf16 = shadow;
+  p.k_cache = k_cache_ + layer * layer_elems_;
+  p.v_cache = v_cache_ + layer * layer_elems_;
+  ck::attention_inputs(p, n, stream_);
+  check_launch("attention_inputs");
 }
 
 void CudaBackend::kv_write(int layer, backend::Act k, backend::Act v) {
@@ -421,7 +497,22 @@ void CudaBackend::swiglu(backend::Act gate, backend::Act up, backend::Act out) {
   const int64_t n = rows(gate, gate.cols, DType::F32, "swiglu gate");
   check_rows(up, n, gate.cols, DType::F32, "swiglu up");
   check_rows(out, n, gate.cols, out.dtype, "swiglu out");
+  const bool from_group = pending_.active && pending_.sp.n_parts == 2 && pending_.sp.out[0] == gate.data &&
+                          pending_.sp.out[1] == up.data && pending_.sp.bias[0] == nullptr &&
+                          pending_.sp.bias[1] == nullptr && pending_.sp.cols[0] == gate.cols &&
+                          pending_.sp.cols[1] == gate.cols;
+  const int64_t ld = pending_.sp.total;
+  if (from_group) {
+    pending_.active = false;  // consumed here, never materialized
+  } else {
+    settle();
+  }
   if (!record({.op = kSwiglu, .p = {gate.data, up.data, out.data}})) return;
+  if (from_group) {
+    ck::swiglu_rows(group_out_, group_out_ + gate.cols, ld, n, gate.cols, out.data, out.dtype, stream_);
+    check_launch("swiglu_rows");
+    return;
+  }
   ck::swiglu(static_cast<const float*>(gate.data), static_cast<const float*>(up.data), out.data, out.dtype,
              n * gate.cols, stream_);
   check_launch("swiglu");

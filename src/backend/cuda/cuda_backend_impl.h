@@ -17,6 +17,7 @@
 #include "backend/cuda/cuda_resources.h"
 #include "backend/cuda/cuda_util.h"
 #include "backend/cuda/gemm.h"
+#include "kernels/cuda/split_columns.cuh"
 
 namespace verbatim::cuda {
 
@@ -50,6 +51,8 @@ class CudaBackend final : public backend::Backend {
   void head_rmsnorm(backend::Act x, const backend::Weight& w, float eps) override;
   void rope(backend::Act x, int head_dim, const float* inv_freq) override;
   void kv_write(int layer, backend::Act k, backend::Act v) override;
+  void attention_inputs(int layer, backend::Act q, backend::Act k, backend::Act v, const backend::Weight& q_norm,
+                        const backend::Weight& k_norm, float eps, int head_dim, const float* inv_freq) override;
   void attention(int layer, backend::Act q, int n_heads, backend::Act out) override;
   void swiglu(backend::Act gate, backend::Act up, backend::Act out) override;
   void gather_logit_rows(backend::Act x, backend::Act out) override;
@@ -81,6 +84,16 @@ class CudaBackend final : public backend::Backend {
   std::map<const void*, Group> groups_;
   float* group_out_ = nullptr;  // [max_rows, largest group's rows] fp32: the stacked GEMM's output
   int64_t group_out_cols_ = 0;
+  // A matmul_group's column split, deferred: the next op either consumes group_out_ directly (attention_inputs of
+  // its q/k/v, swiglu of its gate/up) or the split runs first (settle()).
+  struct PendingSplit {
+    bool active = false;
+    cuda_kernels::SplitColumnsParams sp;
+    int64_t rows = 0;
+  };
+  PendingSplit pending_;
+  void settle();
+  const void* device_inv_freq(const float* host, int head_dim);
 
   // ---- the step (cuda_step.cpp) ----
   // One recorded op of a captured graph: replay checks that the forward pass calls the same ops on the same buffers.

@@ -139,6 +139,7 @@ void CudaBackend::begin_step(const StepPlan& plan) {
     step_max_splits_ = needed;
   }
   fresh_shadows_.clear();
+  pending_.active = false;
 
   step_mode_ = StepMode::Eager;
   graph_ = nullptr;
@@ -159,6 +160,7 @@ void CudaBackend::begin_step(const StepPlan& plan) {
 }
 
 bool CudaBackend::record(const OpSig& sig) {
+  if (step_mode_ == StepMode::Eager || step_mode_ == StepMode::Capture) settle();  // a deferred split goes first
   switch (step_mode_) {
     case StepMode::Eager:
       return true;
@@ -179,6 +181,7 @@ bool CudaBackend::record(const OpSig& sig) {
 }
 
 void CudaBackend::flush() {
+  if (step_mode_ == StepMode::Eager || step_mode_ == StepMode::Capture) settle();
   if (step_mode_ == StepMode::Capture) {
     cudaGraph_t g = nullptr;
     capturing_ = false;

@@ -16,7 +16,30 @@ __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __res
   detail::store_f(out, i, silu * up[i]);
 }
 
+template <typename Out>
+__global__ void swiglu_rows_kernel(const float* __restrict__ gate, const float* __restrict__ up, int64_t ld,
+                                   int64_t cols, Out* __restrict__ out, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (i >= n) return;
+  const int64_t r = i / cols, c = i % cols;
+  const float g = gate[r * ld + c];
+  const float silu = g / (1.0f + expf(-g));
+  detail::store_f(out, i, silu * up[r * ld + c]);
+}
+
 }  // namespace
+
+void swiglu_rows(const float* gate, const float* up, int64_t ld, int64_t rows, int64_t cols, void* out, DType out_dtype,
+                 cudaStream_t stream) {
+  const int64_t n = rows * cols;
+  if (n <= 0) return;
+  const auto blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
+  if (out_dtype == DType::BF16) {
+    swiglu_rows_kernel<<<blocks, kThreads, 0, stream>>>(gate, up, ld, cols, static_cast<__nv_bfloat16*>(out), n);
+  } else {
+    swiglu_rows_kernel<<<blocks, kThreads, 0, stream>>>(gate, up, ld, cols, static_cast<float*>(out), n);
+  }
+}
 
 void swiglu(const float* gate, const float* up, void* out, DType out_dtype, int64_t n, cudaStream_t stream) {
   if (n <= 0) return;

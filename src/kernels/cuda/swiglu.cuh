@@ -13,4 +13,9 @@ namespace verbatim::cuda_kernels {
 // gate, up: [n] fp32; out: [n] of out_dtype (F32 or BF16).
 void swiglu(const float* gate, const float* up, void* out, DType out_dtype, int64_t n, cudaStream_t stream);
 
+// The same over rows of `cols` whose gate and up rows lie at stride `ld` (a stacked gate/up GEMM output: up = gate +
+// cols); out: [rows, cols].
+void swiglu_rows(const float* gate, const float* up, int64_t ld, int64_t rows, int64_t cols, void* out, DType out_dtype,
+                 cudaStream_t stream);
+
 }  // namespace verbatim::cuda_kernels

@@ -1,0 +1,95 @@
+#include "kernels/cuda/attention_inputs.cuh"
+#include "kernels/cuda/reduce.cuh"
+
+namespace verbatim::cuda_kernels {
+namespace {
+
+constexpr int kWarpsPerBlock = 4;
+constexpr int kMaxPairsPerLane = 4;  // head_dim <= 256
+
+__device__ __forceinline__ float bias_at(const void* b, int64_t i) {
+  return b == nullptr ? 0.0f : __bfloat162float(static_cast<const __nv_bfloat16*>(b)[i]);
+}
+
+__global__ void attention_inputs_kernel(AttentionInputsParams p, int64_t rows) {
+  const int heads = p.n_heads + 2 * p.n_kv_heads;
+  const int64_t item = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
+  if (item >= rows * heads) return;  // whole warps leave together
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  const int64_t r = item / heads;
+  const int h = static_cast<int>(item % heads);
+  const int d = p.head_dim, half = d / 2;
+  const int64_t slot = p.positions[r] % p.block_size;
+  if (h >= p.n_heads + p.n_kv_heads) {  // V: copy to the cache
+    const int kh = h - p.n_heads - p.n_kv_heads;
+    const float* src = p.v + r * p.v_ld + static_cast<int64_t>(kh) * d;
+    __nv_bfloat16* dst = static_cast<__nv_bfloat16*>(p.v_cache) +
+                         ((static_cast<int64_t>(p.row_block[r]) * p.n_kv_heads + kh) * p.block_size + slot) * d;
+    for (int i = lane; i < d; i += 32) dst[i] = __float2bfloat16_rn(src[i] + bias_at(p.v_bias, kh * d + i));
+    return;
+  }
+  const bool is_q = h < p.n_heads;
+  const int hh = is_q ? h : h - p.n_heads;
+  const float* src =
+      is_q ? p.q + r * p.q_ld + static_cast<int64_t>(hh) * d : p.k + r * p.k_ld + static_cast<int64_t>(hh) * d;
+  const void* bias = is_q ? p.q_bias : p.k_bias;
+  const void* norm = is_q ? p.q_norm : p.k_norm;
+  float a[kMaxPairsPerLane], b[kMaxPairsPerLane];
+#pragma unroll
+  for (int j = 0; j < kMaxPairsPerLane; ++j) {
+    const int i = lane + 32 * j;
+    a[j] = i < half ? src[i] + bias_at(bias, hh * d + i) : 0.0f;
+    b[j] = i < half ? src[i + half] + bias_at(bias, hh * d + i + half) : 0.0f;
+  }
+  if (norm != nullptr) {
+    float ss = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kMaxPairsPerLane; ++j) {
+      ss += a[j] * a[j];
+      ss += b[j] * b[j];
+    }
+    ss = detail::warp_sum(ss);
+    const float inv = 1.0f / sqrtf(ss / static_cast<float>(d) + p.eps);
+    const __nv_bfloat16* w = static_cast<const __nv_bfloat16*>(norm);
+#pragma unroll
+    for (int j = 0; j < kMaxPairsPerLane; ++j) {
+      const int i = lane + 32 * j;
+      if (i < half) {
+        a[j] = __bfloat162float(w[i]) * (a[j] * inv);
+        b[j] = __bfloat162float(w[i + half]) * (b[j] * inv);
+      }
+    }
+  }
+  const float pos = static_cast<float>(p.positions[r]);
+#pragma unroll
+  for (int j = 0; j < kMaxPairsPerLane; ++j) {
+    const int i = lane + 32 * j;
+    if (i >= half) continue;
+    const float angle = pos * p.inv_freq[i];
+    const float c = cosf(angle), s = sinf(angle);
+    const float lo = a[j] * c - b[j] * s, hi = b[j] * c + a[j] * s;
+    if (is_q) {
+      const int64_t at = (r * p.n_heads + hh) * d + i;
+      p.q_out[at] = lo;
+      p.q_out[at + half] = hi;
+      static_cast<__nv_bfloat16*>(p.q_bf16)[at] = __float2bfloat16_rn(lo);
+      static_cast<__nv_bfloat16*>(p.q_bf16)[at + half] = __float2bfloat16_rn(hi);
+    } else {
+      __nv_bfloat16* dst = static_cast<__nv_bfloat16*>(p.k_cache) +
+                           ((static_cast<int64_t>(p.row_block[r]) * p.n_kv_heads + hh) * p.block_size + slot) * d;
+      dst[i] = __float2bfloat16_rn(lo);
+      dst[i + half] = __float2bfloat16_rn(hi);
+    }
+  }
+}
+
+}  // namespace
+
+void attention_inputs(const AttentionInputsParams& p, int64_t rows, cudaStream_t stream) {
+  const int64_t items = rows * (p.n_heads + 2 * p.n_kv_heads);
+  if (items <= 0) return;
+  const auto blocks = static_cast<unsigned>((items + kWarpsPerBlock - 1) / kWarpsPerBlock);
+  attention_inputs_kernel<<<blocks, kWarpsPerBlock * 32, 0, stream>>>(p, rows);
+}
+
+}  // namespace verbatim::cuda_kernels
