@@ -5,10 +5,12 @@
 #   scripts/gpu/full_build.sh [TARGET...]      (default: verbatim test_cuda test_cuda_backend test_invariance
 #                                                bench_decode_cuda)
 # Afterwards: source build-gpu/env.sh to get LD_LIBRARY_PATH for the binaries in build-gpu/bin.
+# BUILD_DIR (default build-gpu) and VERBATIM_CUDA (default ON; OFF checks the CPU-only build) override.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-out=${OUT:-$PWD/build-gpu/out}
-mkdir -p "$out" build-gpu
+bdir=${BUILD_DIR:-build-gpu}
+out=${OUT:-$PWD/$bdir/out}
+mkdir -p "$out" "$bdir"
 prefix=/tmp/verbatim-deps
 arch=x86_64-linux-gnu
 if [ ! -d "$prefix/usr" ]; then
@@ -23,7 +25,7 @@ cp "$prefix"/usr/lib/$arch/openblas-pthread/pkgconfig/openblas.pc "$pcdir"/
 sed -i "s|/usr|$prefix/usr|g" "$pcdir"/*.pc
 export PKG_CONFIG_LIBDIR=$pcdir
 export LD_LIBRARY_PATH=$prefix/usr/lib/$arch:$prefix/usr/lib/$arch/openblas-pthread:${LD_LIBRARY_PATH:-}
-echo "export LD_LIBRARY_PATH=$LD_LIBRARY_PATH" >build-gpu/env.sh
+echo "export LD_LIBRARY_PATH=$LD_LIBRARY_PATH" >"$bdir/env.sh"
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda)
 {
@@ -32,8 +34,8 @@ targets=("$@")
   nvcc --version | tail -1
 } | tee "$out/env.log"
 t0=$(date +%s)
-cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DVERBATIM_CUDA=ON \
+cmake -S . -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVERBATIM_CUDA="${VERBATIM_CUDA:-ON}" \
   -DCMAKE_PREFIX_PATH="$prefix/usr;$prefix/usr/lib/$arch/cmake" -DCMAKE_LIBRARY_PATH="$prefix/usr/lib/$arch" \
   -DCMAKE_INCLUDE_PATH="$prefix/usr/include" >"$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
-ninja -C build-gpu -j"$(nproc)" "${targets[@]}" >"$out/build.log" 2>&1 || { grep -B2 -A12 -m3 'error' "$out/build.log" | head -80; tail -20 "$out/build.log"; exit 1; }
+ninja -C "$bdir" -j"$(nproc)" "${targets[@]}" >"$out/build.log" 2>&1 || { grep -B2 -A12 -m3 'error' "$out/build.log" | head -80; tail -20 "$out/build.log"; exit 1; }
 echo "full_build.sh: built ${targets[*]} in $(($(date +%s) - t0)) s" | tee -a "$out/env.log"

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_backend_impl.h"
 #include "engine/engine.h"
 #include "model/llama_forward.h"
 #include "unit/forward_tiny_model.h"
@@ -129,6 +130,47 @@ TEST_P(CudaBackendFlavour, ForwardMatchesCpuOracleAndIsRowInvariant) {
   for (int b = 0; b * bs < 65; ++b) mb.push_back(b);
   big.add_seq(many, 0, mb, StepPlan::Logits::Last);
   EXPECT_THROW(fgpu.execute(big, both.data()), Error);
+}
+
+// Decode steps of 3 sequences (padded to the graph bucket of 4 rows) and then of 1: the graph backend captures and
+// replays graphs, and every logit equals the eager backend's bit for bit.
+TEST_P(CudaBackendFlavour, DecodeGraphsReplayAndMatchEager) {
+  REQUIRE_GPU();
+  const testing::TinySpec spec = flavours()[GetParam()];
+  auto model = testing::make_tiny_model(spec);
+  std::mt19937_64 rng(7 + GetParam());
+  const int bs = 8, vocab = spec.vocab_size;
+  const ForwardOptions fo{.num_blocks = 64, .block_size = bs, .max_rows = 64, .max_logits = 64};
+  backend::CudaBackendOptions on, off;
+  on.max_rows = off.max_rows = 64;
+  off.graphs = false;
+  auto gon = backend::make_cuda_backend(on), goff = backend::make_cuda_backend(off);
+  LlamaForward fon(*model, *gon, fo), foff(*model, *goff, fo);
+  std::vector<std::vector<int32_t>> seqs;
+  for (int s = 0; s < 3; ++s) seqs.push_back(random_tokens(rng, 30, vocab));
+  auto step = [&](int first, int n, int pos, bool prefill) {
+    StepPlan plan;
+    for (int s = first; s < first + n; ++s) {
+      std::vector<int32_t> blocks;
+      for (int b = 0; b <= pos / bs; ++b) blocks.push_back(s * 8 + b);
+      if (prefill)
+        plan.add_seq(std::span<const int32_t>(seqs[s].data(), pos + 1), 0, blocks, StepPlan::Logits::Last);
+      else
+        plan.add_seq(std::span<const int32_t>(seqs[s].data() + pos, 1), pos, blocks, StepPlan::Logits::Last);
+    }
+    std::vector<float> a(static_cast<size_t>(n) * vocab), b(a.size());
+    fon.execute(plan, a.data());
+    foff.execute(plan, b.data());
+    return std::memcmp(a.data(), b.data(), a.size() * 4) == 0;
+  };
+  EXPECT_TRUE(step(0, 3, 9, true)) << "prefill";
+  for (int pos = 10; pos < 20; ++pos) EXPECT_TRUE(step(0, 3, pos, false)) << "3 rows, pos " << pos;
+  for (int pos = 20; pos < 29; ++pos) EXPECT_TRUE(step(2, 1, pos, false)) << "1 row, pos " << pos;
+  auto* cuda_on = dynamic_cast<cuda::CudaBackend*>(gon.get());
+  ASSERT_NE(cuda_on, nullptr);
+  EXPECT_GE(cuda_on->graph_captures(), 2);
+  EXPECT_GE(cuda_on->graph_replays(), 10);
+  EXPECT_EQ(dynamic_cast<cuda::CudaBackend*>(goff.get())->graph_captures(), 0);
 }
 
 // Greedy and seeded outputs with graphs on == off, bitwise, for a batch of requests of different lengths.
