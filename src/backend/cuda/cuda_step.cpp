@@ -56,6 +56,8 @@ void CudaBackend::abort_capture() {
 
 void CudaBackend::begin_step(const StepPlan& plan) {
   if (k_cache_ == nullptr) fail(kWhere, "begin_step before alloc_kv_cache");
+  // The calling thread's device (a server may step the engine from another thread than the one that made it).
+  check_cuda(cudaSetDevice(opt_.device), "cudaSetDevice");
   if (capturing_) abort_capture();  // an error ended the previous step inside a capture
   const int n = plan.n_rows();
   const int nl = plan.n_logits();
