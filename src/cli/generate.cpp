@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/sampling_defaults.h"
 #include "engine/engine.h"
+#include "model/default_model.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -129,10 +130,13 @@ int run_generate(const GenerateOptions& opt) {
 void register_generate(CLI::App& app, int& exit_code) {
   auto opt = std::make_shared<GenerateOptions>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate text from a prompt with the reference forward pass");
-  cmd->add_option("--model", opt->model, "HF model directory, .gguf file or llama2.c .bin checkpoint")->required();
+  cmd->add_option("--model", opt->model,
+                  std::string("HF model directory, .gguf file or llama2.c .bin checkpoint (default: models/") +
+                      kDefaultModelFile + ", which scripts/setup.sh downloads)");
   cmd->add_option("--prompts-file", opt->prompts_file,
                   "JSONL, one request per line (prompt or prompt_tokens, max_tokens, temperature, top_p, top_k, "
-                  "min_p, seed, stop): run them all together and print one JSON line per request, in order");
+                  "min_p, seed, stop, ignore_eos, top_logprobs): run them all together and print one JSON line per "
+                  "request, in order");
   cmd->add_option("--tokenizer", opt->tokenizer,
                   "tokenizer.json, GGUF or llama2.c tokenizer .bin (default: the model's)");
   auto* p = cmd->add_option("--prompt", opt->prompt, "prompt text (default: empty, start from BOS)");
@@ -157,6 +161,10 @@ void register_generate(CLI::App& app, int& exit_code) {
   cmd->add_flag(
       "--no-prefix-cache", [opt](int64_t) { opt->engine.prefix_caching = false; }, "disable prefix caching");
   cmd->callback([opt, cmd, &exit_code] {
+    if (opt->model.empty()) {
+      opt->model = require_default_model("--model");
+      std::fprintf(stderr, "verbatim: using the default model %s\n", opt->model.c_str());
+    }
     opt->sampling_set = {.temperature = cmd->count("--temperature") > 0,
                          .top_k = cmd->count("--top-k") > 0,
                          .top_p = cmd->count("--top-p") > 0,
