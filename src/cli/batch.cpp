@@ -59,6 +59,10 @@ BatchRequest parse_request(const std::string& text, const std::string& where, co
   number("min_p", r.params.sampling.min_p);
   number("seed", r.params.sampling.seed);
   number("top_logprobs", r.params.sampling.top_logprobs);
+  if (j.contains("ignore_eos") && !j["ignore_eos"].is_null()) {
+    if (!j["ignore_eos"].is_boolean()) fail(where, "ignore_eos: expected true or false");
+    r.params.ignore_eos = j["ignore_eos"].get<bool>();
+  }
   auto given = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
   apply_generation_defaults(
       r.params.sampling,

@@ -63,9 +63,9 @@ std::string require_default_model(const std::string& flag) {
 std::string require_default_model(const std::string& flag, const std::vector<std::string>& candidates) {
   if (auto p = first_file(candidates)) return *p;
   std::string where;
-  for (const std::string& p : candidates) where += "\n  " + p;
-  fail(flag, std::string("not given, and the default model ") + kDefaultModelFile + " is not in any of:" + where +
-                 "\nRun scripts/setup.sh (it downloads the model, ~93 MB, into <repo>/models), set "
+  for (const std::string& p : candidates) where += (where.empty() ? "" : ", ") + p;
+  fail(flag, std::string("not given, and the default model ") + kDefaultModelFile + " is not in any of: " + where +
+                 ". Run scripts/setup.sh (it downloads the model, ~93 MB, into <repo>/models), set "
                  "VERBATIM_MODELS_DIR to the folder holding it, or pass " +
                  flag + " PATH (`verbatim synth` writes a random-weight model for tests)");
 }
