@@ -167,13 +167,10 @@ class Parser {
       next();
       return s;
     }
-    if (n == "generation") {  // transformers' AssistantTracker tag: renders its body
-      auto s = node(NodeKind::If, tok);
+    if (n == "generation") {  // transformers' AssistantTracker tag: a call block, its body rendered in a new scope
+      auto s = node(NodeKind::With, tok);
       next();
-      auto c = node(NodeKind::Const, tok);
-      c->value = Value::boolean(true);
-      s->kids.push_back(std::move(c));
-      s->bodies.push_back(statements({"endgeneration"}, true));
+      s->body = statements({"endgeneration"}, true);
       return s;
     }
     if (n == "raw") fail("raw block syntax error");
