@@ -24,6 +24,7 @@ struct ChatTemplateCliOptions {
   bool no_generation_prompt = false;
   int64_t now = -1;
   std::string cases_file;
+  bool print_source = false;
 };
 
 // --cases F.jsonl: one rendering per line, {"template", "messages", "add_generation_prompt", "extra", "bos", "eos",
@@ -61,7 +62,7 @@ int run_cases(const std::string& path) {
 
 int run_chat_template(const ChatTemplateCliOptions& o) {
   if (!o.cases_file.empty()) return run_cases(o.cases_file);
-  if (o.messages_file.empty()) fail("chat-template", "--messages-file is required");
+  if (o.messages_file.empty() && !o.print_source) fail("chat-template", "--messages-file is required");
   std::optional<ChatTemplate> t;
   if (!o.model.empty()) {
     auto tok = load_tokenizer(o.model);
@@ -73,6 +74,11 @@ int run_chat_template(const ChatTemplateCliOptions& o) {
     if (!t) fail("--builtin", "unknown template family '" + o.builtin + "'");
   } else {
     fail("chat-template", "give --model, --template or --builtin");
+  }
+  if (o.print_source) {  // {"source", "bos", "eos"} of the template that would render
+    nlohmann::ordered_json j = {{"source", t->source()}, {"bos", t->bos_token()}, {"eos", t->eos_token()}};
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
   }
   nlohmann::ordered_json messages, extra;
   try {
@@ -110,6 +116,7 @@ void register_chat_template(CLI::App& app, int& exit_code) {
   cmd->add_option("--extra", opt->extra, "JSON object of extra template variables (tools, enable_thinking, ...)");
   cmd->add_flag("--no-generation-prompt", opt->no_generation_prompt, "add_generation_prompt=false");
   cmd->add_option("--now", opt->now, "UNIX time strftime_now reads");
+  cmd->add_flag("--print-source", opt->print_source, "print the template's source and bos/eos as JSON instead");
   cmd->callback([opt, &exit_code] { exit_code = run_chat_template(*opt); });
 }
 

@@ -446,13 +446,61 @@ def check_model_paths(verbatim):
     return bad
 
 
+BUILTINS = {"chatml": None, "qwen2.5": "qwen2.5", "qwen3": None, "llama3": None, "llama3.1": "llama3.1",
+            "llama3.2": "llama3.2", "smollm2": "smollm2"}
+
+
+def check_builtins(verbatim):
+    """Built-in templates: the transcribed/extracted ones equal their fixtures, and `--builtin` renders as jinja2."""
+    bad = 0
+    conv = [{"role": "system", "content": "sys"}, {"role": "user", "content": "Hi ü"},
+            {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Bye"}]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(conv, f)
+        mpath = f.name
+    try:
+        for family, fixture in BUILTINS.items():
+            out = subprocess.run([verbatim, "chat-template", "--builtin", family, "--print-source"],
+                                 capture_output=True, timeout=60)
+            if out.returncode != 0:
+                print(f"FAIL --builtin {family}: {out.stderr.decode()}")
+                bad += 1
+                continue
+            b = json.loads(out.stdout)
+            if fixture:
+                with open(os.path.join(FIXTURES, fixture + ".jinja"), encoding="utf-8") as f:
+                    text = f.read()
+                if b["source"] != text[text.index("-#}\n") + 4:]:
+                    print(f"MISMATCH: built-in {family} differs from tests/fixtures/chat_templates/{fixture}.jinja")
+                    bad += 1
+            for agp in (True, False):
+                cmd = [verbatim, "chat-template", "--builtin", family, "--messages-file", mpath]
+                if not agp:
+                    cmd.append("--no-generation-prompt")
+                got = subprocess.run(cmd, capture_output=True, timeout=60)
+                want = reference({"template": b["source"], "messages": conv, "bos": b["bos"], "eos": b["eos"],
+                                  "add_generation_prompt": agp, "extra": {"date_string": "26 Jul 2024"}
+                                  if family.startswith("llama3.") else {}})
+                if family.startswith("llama3."):
+                    cmd += ["--extra", '{"date_string": "26 Jul 2024"}']
+                    got = subprocess.run(cmd, capture_output=True, timeout=60)
+                if got.returncode != 0 or want.get("text") != got.stdout.decode("utf-8"):
+                    print(f"MISMATCH --builtin {family}: {got.stderr.decode()}\n  jinja2:   {want!r}\n"
+                          f"  verbatim: {got.stdout.decode('utf-8', 'replace')!r}")
+                    bad += 1
+    finally:
+        os.unlink(mpath)
+    return bad
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--verbatim", required=True)
     args = ap.parse_args()
     real = real_template_cases()
     corners = corner_cases()
-    bad = check(args.verbatim, real) + check(args.verbatim, corners) + check_model_paths(args.verbatim)
+    bad = (check(args.verbatim, real) + check(args.verbatim, corners) + check_model_paths(args.verbatim) +
+           check_builtins(args.verbatim))
     errors = sum(1 for c in corners if "error" in reference(c))
     print(f"chat templates: {len(real)} real-template renderings, {len(corners)} corner cases "
           f"({errors} expected errors), {bad} mismatches")
