@@ -41,6 +41,7 @@ struct GenerateOptions {
 
 int run_generate(const GenerateOptions& opt) {
   auto model = Model::load(opt.model);
+  apply_default_model_generation(*model);
   const std::string tok_path = opt.tokenizer.empty() ? model->tokenizer_path : opt.tokenizer;
   if (tok_path.empty()) fail(opt.model, "this model format carries no tokenizer; name one with --tokenizer");
   auto tok = load_tokenizer(tok_path);

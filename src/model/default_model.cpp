@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "model/model.h"
 #include "util/error.h"
 
 namespace verbatim {
@@ -68,6 +69,19 @@ std::string require_default_model(const std::string& flag, const std::vector<std
                  ". Run scripts/setup.sh (it downloads the model, ~93 MB, into <repo>/models), set "
                  "VERBATIM_MODELS_DIR to the folder holding it, or pass " +
                  flag + " PATH (`verbatim synth` writes a random-weight model for tests)");
+}
+
+GenerationDefaults default_model_generation() {
+  GenerationDefaults g;
+  g.temperature = 0.0f;
+  return g;
+}
+
+void apply_default_model_generation(Model& model) {
+  const GenerationDefaults& g = model.config.generation;
+  if (g.temperature || g.top_k || g.top_p || g.min_p) return;
+  if (fs::path(model.path).filename() != kDefaultModelFile) return;
+  model.config.generation = default_model_generation();
 }
 
 }  // namespace verbatim

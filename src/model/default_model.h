@@ -6,7 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "model/config.h"
+
 namespace verbatim {
+
+class Model;
 
 inline constexpr const char* kDefaultModelFile = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
@@ -23,5 +27,12 @@ std::optional<std::string> default_model_path();
 std::string require_default_model(const std::string& flag = "--model");
 // The same over an explicit list of candidates (tests).
 std::string require_default_model(const std::string& flag, const std::vector<std::string>& candidates);
+
+// The default model's sampling defaults: greedy. The GGUF carries none; plain temperature-1 sampling makes this 135M
+// 4-bit model ramble, and even its model card's temperature 0.2 / top-p 0.9 often derails a short answer whose first
+// token is a near-tie (for "What is the capital of France?": "The" -1.88 vs "L" -1.96 in log-probability).
+GenerationDefaults default_model_generation();
+// Gives `model` those defaults when its file is the default model (by file name) and it has none of its own.
+void apply_default_model_generation(Model& model);
 
 }  // namespace verbatim
