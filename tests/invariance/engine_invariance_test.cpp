@@ -2,7 +2,8 @@
 // beside 1-63 other random requests arriving at random steps, with random prefill chunk sizes, with and without
 // prefix-cache hits, under forced preemption and recompute, with 1 or N threads; and the scorer's prompt logprobs of
 // (prompt + completion) equal the logprobs reported while generating. Greedy and seeded sampling. Runs on synthetic
-// models of each architecture flavour and on stories260K (when the shared data is present).
+// models of each architecture flavour, on stories260K (when the shared data is present) and, with fewer and shorter
+// requests (it is a 30-layer 135M model on a 2-core CPU), on the default model SmolLM2-135M-Instruct (when present).
 //
 // Backend: VERBATIM_TEST_BACKEND=cuda runs the whole suite on the CUDA backend (CUDA graphs on; the engines of one test
 // share one set of tuned GEMMs); without a GPU those tests skip loudly. Default: cpu.
@@ -21,6 +22,7 @@
 
 #include "backend/make_backend.h"
 #include "engine/engine.h"
+#include "model/default_model.h"
 #include "model/model.h"
 #include "support/test_support.h"
 #include "tokenizer/tokenizer.h"
@@ -83,14 +85,25 @@ void expect_same(const Outcome& alone, const Outcome& other, const std::string& 
   EXPECT_EQ(alone.text, other.text) << what << " (seed " << suite_seed() << ")";
 }
 
+// How big the cases are. The defaults suit tiny models; a real model gets fewer, shorter requests.
+struct Sizes {
+  int target_prompt_min = 1, target_prompt_max = 40, target_tokens = 12;
+  std::vector<int> other_counts = {1, 7, 0};  // 0: a random count in [1, 63]
+  int other_prompt_max = 48, other_tokens_max = 16;
+  int chunked_others = 9, nocache_others = 5, thread_others = 5, threads = 3;
+  int num_blocks = 512;
+  int tight_blocks = 16, tight_batch_tokens = 32, tight_others = 16, tight_attempts = 4;
+  int forced_others = 6;
+};
+
 class Fixture {
  public:
-  Fixture(const Model& model, const Tokenizer* tok) : model_(model), tok_(tok) {
+  Fixture(const Model& model, const Tokenizer* tok, Sizes sizes = {}) : model_(model), tok_(tok), sz_(sizes) {
     if (test_backend() != "cpu") shared_ = backend::make_shared_device_resources(test_backend());
   }
 
-  std::vector<int32_t> random_prompt(std::mt19937_64& rng, int max_len) const {
-    std::uniform_int_distribution<int> len(1, max_len);
+  std::vector<int32_t> random_prompt(std::mt19937_64& rng, int max_len, int min_len = 1) const {
+    std::uniform_int_distribution<int> len(min_len, max_len);
     std::uniform_int_distribution<int> tok(3, model_.config.vocab_size - 1);
     std::vector<int32_t> p(len(rng));
     for (auto& t : p) t = tok(rng);
@@ -100,8 +113,8 @@ class Fixture {
 
   Target random_target(std::mt19937_64& rng, bool seeded) const {
     Target t;
-    t.prompt = random_prompt(rng, 40);
-    t.params.max_tokens = 12;
+    t.prompt = random_prompt(rng, sz_.target_prompt_max, sz_.target_prompt_min);
+    t.params.max_tokens = sz_.target_tokens;
     t.params.ignore_eos = true;
     if (seeded) {
       t.params.sampling.temperature = 0.9f;
@@ -116,7 +129,7 @@ class Fixture {
 
   EngineOptions base_options() const {
     EngineOptions o;
-    o.num_blocks = 512;
+    o.num_blocks = sz_.num_blocks;
     o.block_size = 8;
     o.max_batch_tokens = 64;
     o.max_logits = 64;
@@ -137,11 +150,11 @@ class Fixture {
       engine.run_until_idle();
     }
     // Others arrive at random steps in [0, 12); the target at a random step in [0, 6).
-    std::uniform_int_distribution<int> arrive(0, 11), target_arrive(0, 5), max_tok(1, 16);
+    std::uniform_int_distribution<int> arrive(0, 11), target_arrive(0, 5), max_tok(1, sz_.other_tokens_max);
     std::vector<std::pair<int, Target>> others;
     for (int i = 0; i < n_others; ++i) {
       Target o;
-      o.prompt = random_prompt(rng, 48);
+      o.prompt = random_prompt(rng, sz_.other_prompt_max);
       o.params.max_tokens = max_tok(rng);
       o.params.sampling.temperature = (rng() % 2) ? 0.0f : 1.0f;
       o.params.sampling.seed = rng();
@@ -179,17 +192,19 @@ class Fixture {
     const Target target = random_target(rng, seeded);
     const EngineOptions base = base_options();
     const Outcome alone = run(target, base, 0, rng);
-    ASSERT_EQ(alone.tokens.size(), 12u);
+    ASSERT_EQ(alone.tokens.size(), static_cast<size_t>(sz_.target_tokens));
 
     // Beside 1-63 other requests arriving at random steps.
-    for (int n_others : {1, 7, static_cast<int>(1 + rng() % 63)}) {
+    for (int n : sz_.other_counts) {
+      const int n_others = n > 0 ? n : static_cast<int>(1 + rng() % 63);
       expect_same(alone, run(target, base, n_others, rng), "with " + std::to_string(n_others) + " others");
     }
     // Random chunked prefill, alone and loaded.
     EngineOptions chunked = base;
     chunked.chunk_seed = 1 + rng() % 1000;
     expect_same(alone, run(target, chunked, 0, rng), "random chunks");
-    expect_same(alone, run(target, chunked, 9, rng), "random chunks with 9 others");
+    expect_same(alone, run(target, chunked, sz_.chunked_others, rng),
+                "random chunks with " + std::to_string(sz_.chunked_others) + " others");
     // Prefix-cache hit: a previous request shares the target's prompt (all but its last token).
     if (target.prompt.size() > 2 * static_cast<size_t>(base.block_size)) {
       std::vector<int32_t> prefix(target.prompt.begin(), target.prompt.end() - 1);
@@ -200,14 +215,14 @@ class Fixture {
     // Prefix cache off.
     EngineOptions nocache = base;
     nocache.prefix_caching = false;
-    expect_same(alone, run(target, nocache, 5, rng), "prefix cache off");
+    expect_same(alone, run(target, nocache, sz_.nocache_others, rng), "prefix cache off");
     // Forced preemption: a cache too small for everyone at once.
     EngineOptions tight = base;
-    tight.num_blocks = 16;
-    tight.max_batch_tokens = 32;
+    tight.num_blocks = sz_.tight_blocks;
+    tight.max_batch_tokens = sz_.tight_batch_tokens;
     int target_preemptions = 0;
-    for (int attempt = 0; attempt < 4 && target_preemptions == 0; ++attempt) {
-      const Outcome pre = run(target, tight, 16, rng, nullptr, /*target_last=*/attempt % 2 == 0);
+    for (int attempt = 0; attempt < sz_.tight_attempts && target_preemptions == 0; ++attempt) {
+      const Outcome pre = run(target, tight, sz_.tight_others, rng, nullptr, /*target_last=*/attempt % 2 == 0);
       target_preemptions += pre.preemptions;
       expect_same(alone, pre, "tight KV cache (preemption)");
     }
@@ -217,11 +232,12 @@ class Fixture {
     const Outcome f0 = run(target, forced, 0, rng);
     EXPECT_GT(f0.preemptions, 0) << "the target was never preempted";
     expect_same(alone, f0, "forced preemption, alone");
-    expect_same(alone, run(target, forced, 6, rng, nullptr, /*target_last=*/true), "forced preemption, loaded");
+    expect_same(alone, run(target, forced, sz_.forced_others, rng, nullptr, /*target_last=*/true),
+                "forced preemption, loaded");
     // Threads.
     EngineOptions threads = base;
-    threads.threads = 3;
-    expect_same(alone, run(target, threads, 5, rng), "3 threads");
+    threads.threads = sz_.threads;
+    expect_same(alone, run(target, threads, sz_.thread_others, rng), std::to_string(sz_.threads) + " threads");
     // The scorer: prompt logprobs of (prompt + completion) equal the generation logprobs, bitwise.
     Engine scorer(model_, tok_, base);
     std::vector<int32_t> seq = target.prompt;
@@ -235,6 +251,7 @@ class Fixture {
   const Model& model_;
   const Tokenizer* tok_;
   std::shared_ptr<backend::SharedResources> shared_;
+  Sizes sz_;
 };
 
 struct Flavour {
@@ -289,6 +306,37 @@ TEST(Stories260KInvariance, GreedyAndSeededBitwiseUnderLoad) {
               static_cast<unsigned long long>(suite_seed()));
   fx.check_all(suite_seed() * 41, /*seeded=*/false);
   fx.check_all(suite_seed() * 43, /*seeded=*/true);
+}
+
+// The default model, SmolLM2-135M-Instruct (Q4_1 GGUF dequantized to fp32; 30 layers, GQA, tied embeddings): every
+// scenario of the suite, greedy, with few short requests so that it stays within a minute or two on 2 cores.
+TEST(SmolLM2Invariance, GreedyBitwiseUnderLoad) {
+  VERBATIM_REQUIRE_TEST_BACKEND();
+  const std::optional<std::string> path = default_model_path();
+  if (!path) GTEST_SKIP() << "the default model " << kDefaultModelFile << " is absent (scripts/setup.sh fetches it)";
+  auto model = Model::load(*path);
+  auto tok = load_tokenizer(model->tokenizer_path);
+  Sizes sz;
+  sz.target_prompt_min = 18;  // > 2 blocks of 8, for the prefix-cache hit
+  sz.target_prompt_max = 24;
+  sz.target_tokens = 5;
+  sz.other_counts = {1, 4, 0};  // 0: a random count in [1, 63]
+  sz.other_prompt_max = 10;
+  sz.other_tokens_max = 4;
+  sz.chunked_others = 3;
+  sz.nocache_others = 2;
+  sz.thread_others = 2;
+  sz.threads = 2;
+  sz.num_blocks = 64;
+  sz.tight_blocks = 6;
+  sz.tight_batch_tokens = 16;
+  sz.tight_others = 4;
+  sz.tight_attempts = 2;
+  sz.forced_others = 2;
+  Fixture fx(*model, tok.get(), sz);
+  std::printf("[ invariance ] SmolLM2-135M on %s, seed %llu\n", test_backend().c_str(),
+              static_cast<unsigned long long>(suite_seed()));
+  fx.check_all(suite_seed() * 47, /*seeded=*/false);
 }
 
 }  // namespace

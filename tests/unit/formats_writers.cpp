@@ -133,6 +133,22 @@ std::string tiny_gguf(const TinyModel& m, GgufWriter* writer) {
     std::vector<uint64_t> ne(shape.rbegin(), shape.rend());
     const int rows = static_cast<int>(shape[0]);
     const int cols = shape.size() > 1 ? static_cast<int>(shape[1]) : 1;
+    if (auto q = m.gguf_blocks.find(hf_name); q != m.gguf_blocks.end()) {
+      // Raw ggml blocks: whole rows are whole blocks, so the Q/K row permutation moves bytes of rows.
+      const std::string& bytes = q->second.second;
+      std::string out = bytes;
+      if (permute && qk) {
+        const size_t row_bytes = bytes.size() / static_cast<size_t>(rows);
+        const int half = rows_per_head / 2;
+        for (int h = 0; h < rows / rows_per_head; ++h)
+          for (int i = 0; i < half; ++i)
+            for (int s = 0; s < 2; ++s)
+              out.replace(static_cast<size_t>(h * rows_per_head + 2 * i + s) * row_bytes, row_bytes, bytes,
+                          static_cast<size_t>(h * rows_per_head + s * half + i) * row_bytes, row_bytes);
+      }
+      w.tensor(gguf_name, ne, q->second.first, std::move(out));
+      return;
+    }
     w.tensor_f32(gguf_name, ne, permute && qk ? interleave_rows(values, rows, cols, rows_per_head) : values);
   };
   put_t("token_embd.weight", "model.embed_tokens.weight", false, 0);

@@ -184,6 +184,9 @@ struct TinyModel {
   bool tied = false;
   // Canonical (HF) tensors by HF name: shape + values.
   std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>> hf;
+  // Tensors tiny_gguf writes as raw ggml blocks instead of F32, by HF name: (ggml type, bytes in HF row order). Their
+  // values in `hf` must be what the blocks decode to (quantize_tiny in gguf_quant_blocks.h keeps both in step).
+  std::map<std::string, std::pair<uint32_t, std::string>> gguf_blocks;
 
   int q_dim() const { return heads * head_dim; }
   int kv_dim() const { return kv_heads * head_dim; }

@@ -6,6 +6,7 @@
 #include "model/model.h"
 #include "support/test_support.h"
 #include "unit/formats_writers.h"
+#include "unit/gguf_quant_blocks.h"
 #include "unit/model_load_support.h"
 
 namespace verbatim {
@@ -161,21 +162,42 @@ TEST(ModelLoadGguf, TensorErrorsNameFileAndTensor) {
   expect_exact(
       [](GgufWriter& w) {
         w.drop_tensor("token_embd.weight");
-        w.tensor("token_embd.weight", {32, 16}, 8, std::string(16 * 34, '\0'));  // Q8_0
+        w.tensor("token_embd.weight", {32, 16}, 8, std::string(16 * 34, '\0'));  // Q8_0, rows too long
       },
-      "tensor token_embd.weight has type Q8_0, which is not supported yet (F32, F16, BF16)");
+      "tensor token_embd.weight has shape [16, 32], expected [16, 16]");
   expect_exact(
       [](GgufWriter& w) {
         w.drop_tensor("output_norm.weight");
-        w.tensor("output_norm.weight", {256}, 12, std::string(144, '\0'));  // Q4_K
+        w.tensor("output_norm.weight", {256}, 15, std::string(292, '\0'));  // Q8_K: not a file format
       },
-      "tensor output_norm.weight has type Q4_K, which is not supported yet (F32, F16, BF16)");
+      "tensor output_norm.weight has type Q8_K, which is not supported (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, "
+      "Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)");
   expect_exact(
       [](GgufWriter& w) {
         w.drop_tensor("output.weight");
         w.drop_tensor("token_embd.weight");
       },
       "tensor token_embd.weight is missing");
+}
+
+// Quantized projections and embeddings (every type, K-quants included) dequantize at load to exactly what their blocks
+// encode, with the Q/K rows of `llama` files un-permuted like F32 ones; norms stay F32.
+TEST(ModelLoadGguf, QuantizedTensorsDequantizeAtLoad) {
+  for (const char* arch : {"llama", "qwen2"}) {
+    for (bool tied : {false, true}) {
+      SCOPED_TRACE(std::string(arch) + (tied ? " tied" : " untied"));
+      TinyModel m;
+      m.arch = arch;
+      m.tied = tied;
+      m.dim = 256, m.hidden = 512, m.heads = 4, m.kv_heads = 2, m.head_dim = 64, m.vocab = 16;
+      testing::fill_tiny(m);
+      testing::quantize_tiny(m, testing::quant_types());
+      ASSERT_GE(m.gguf_blocks.size(), testing::quant_types().size());
+      auto model = Model::load(write_gguf(testing::tiny_gguf(m)));
+      testing::expect_matches_tiny(*model, m);
+      EXPECT_EQ(model->weights.final_norm.dtype, DType::F32);
+    }
+  }
 }
 
 TEST(ModelLoadGguf, HalfPrecisionAndUnalignedData) {
