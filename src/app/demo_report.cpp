@@ -86,13 +86,13 @@ std::string legend(const DemoResult& r, double x, double y) {
 
 std::string chart_unique(const DemoResult& r) {
   Frame f;
-  f.height = 260;
+  f.height = 280;
   std::ostringstream s;
   s << svg_open("chart-unique", f, "distinct completions per mode");
   int vmax = 1;
-  for (const DemoModeResult& m : r.modes) vmax = std::max(vmax, m.stats.unique);
+  for (const DemoModeResult& m : r.modes) vmax = std::max({vmax, m.stats.unique, m.stats.unique_bitwise});
   double top, step;
-  count_axis(vmax, &top, &step);
+  count_axis(vmax * 1.1, &top, &step);
   const auto y_of = [&](double v) { return f.top + f.h() - v / top * f.h(); };
   for (double v = 0; v <= top + 1e-9; v += step) {
     s << line(f.left, y_of(v), f.left + f.w(), y_of(v), "grid");
@@ -100,20 +100,27 @@ std::string chart_unique(const DemoResult& r) {
   }
   const int n = static_cast<int>(r.modes.size());
   const double slot = static_cast<double>(f.w()) / std::max(1, n);
-  const double bw = std::min(140.0, slot * 0.5);
+  const double bw = std::min(110.0, slot * 0.3);
   for (int i = 0; i < n; ++i) {
     const DemoModeResult& m = r.modes[static_cast<size_t>(i)];
-    const double x = f.left + slot * i + (slot - bw) / 2;
-    const double y = y_of(m.stats.unique);
-    s << "<rect class=\"bar\" data-mode=\"" << mode_name(m.mode) << "\" data-value=\"" << m.stats.unique << "\" x=\""
-      << num(x) << "\" y=\"" << num(y) << "\" width=\"" << num(bw) << "\" height=\"" << num(f.top + f.h() - y)
-      << "\" fill=\"" << mode_color(m.mode) << "\"/>\n";
-    s << text(x + bw / 2, y - 6, std::to_string(m.stats.unique) + " of " + std::to_string(m.stats.runs), "middle",
-              "value");
-    s << text(x + bw / 2, f.top + f.h() + 20, mode_name(m.mode) + std::string(" mode"));
+    const double x0 = f.left + slot * i + (slot - 2 * bw - 10) / 2;
+    // The completions (token sequences), then their distinct logprob bit patterns, lighter.
+    for (int k = 0; k < 2; ++k) {
+      const int v = k == 0 ? m.stats.unique : m.stats.unique_bitwise;
+      const double x = x0 + k * (bw + 10);
+      const double y = y_of(v);
+      s << "<rect class=\"" << (k == 0 ? "bar" : "bar-bitwise") << "\" data-mode=\"" << mode_name(m.mode)
+        << "\" data-value=\"" << v << "\" x=\"" << num(x) << "\" y=\"" << num(y) << "\" width=\"" << num(bw)
+        << "\" height=\"" << num(f.top + f.h() - y) << "\" fill=\"" << mode_color(m.mode) << "\""
+        << (k == 1 ? " fill-opacity=\"0.45\"" : "") << "/>\n";
+      s << text(x + bw / 2, y - 6, std::to_string(v), "middle", "value");
+      s << text(x + bw / 2, f.top + f.h() + 16, k == 0 ? "completions" : "logprob bits");
+    }
+    s << text(x0 + bw + 5, f.top + f.h() + 34,
+              mode_name(m.mode) + std::string(" mode (") + std::to_string(m.stats.runs) + " runs)", "middle", "value");
   }
   s << line(f.left, f.top + f.h(), f.left + f.w(), f.top + f.h(), "axis");
-  s << text(18, f.top + f.h() / 2.0, "completions", "middle", "ylabel");
+  s << text(18, f.top + f.h() / 2.0, "distinct", "middle", "ylabel");
   s << "</svg>\n";
   return s.str();
 }
@@ -174,9 +181,17 @@ std::string chart_dlogprob(const DemoResult& r) {
   f.left = 80;
   double vmin = 0.0, vmax = 0.0;
   size_t positions = 1;
+  // The reference completion's top-2 margins (of the last mode's run, the same model and prompt) for comparison: a
+  // greedy token flips only where the rounding reaches the margin.
+  const std::vector<double>* margin = r.modes.empty() ? nullptr : &r.modes.back().top2_margin;
+  std::vector<double> all;
+  if (margin) all = *margin;
   for (const DemoModeResult& m : r.modes) {
     positions = std::max(positions, m.stats.max_abs_dlogprob.size());
-    for (double v : m.stats.max_abs_dlogprob) {
+    all.insert(all.end(), m.stats.max_abs_dlogprob.begin(), m.stats.max_abs_dlogprob.end());
+  }
+  {
+    for (double v : all) {
       if (!(v > 0.0) || !std::isfinite(v)) continue;
       vmin = vmin == 0.0 ? v : std::min(vmin, v);
       vmax = std::max(vmax, v);
@@ -192,6 +207,7 @@ std::string chart_dlogprob(const DemoResult& r) {
   const double plot_h = f.h() - zero_band;
   const auto y_of = [&](double v) {
     if (!(v > 0.0)) return static_cast<double>(f.top + f.h());
+    if (!std::isfinite(v)) return static_cast<double>(f.top);
     const double t = (std::log10(v) - lo) / (hi - lo);
     return f.top + plot_h - t * plot_h;
   };
@@ -207,6 +223,15 @@ std::string chart_dlogprob(const DemoResult& r) {
   }
   s << line(f.left, f.top + f.h(), f.left + f.w(), f.top + f.h(), "grid");
   s << text(f.left - 8, f.top + f.h() + 4, "0 (bitwise)", "end");
+  if (margin && !margin->empty()) {
+    std::ostringstream pts, vals;
+    for (size_t i = 0; i < margin->size(); ++i) {
+      pts << (i ? " " : "") << num(x_of(i)) << ',' << num(y_of((*margin)[i]));
+      vals << (i ? " " : "") << sci((*margin)[i]);
+    }
+    s << "<polyline class=\"margin\" data-values=\"" << vals.str() << "\" points=\"" << pts.str()
+      << "\" fill=\"none\" stroke=\"#888\" stroke-width=\"1.5\" stroke-dasharray=\"5,4\"/>\n";
+  }
   for (const DemoModeResult& m : r.modes) {
     std::ostringstream pts, vals;
     for (size_t i = 0; i < m.stats.max_abs_dlogprob.size(); ++i) {
@@ -222,7 +247,9 @@ std::string chart_dlogprob(const DemoResult& r) {
   for (size_t i = 0; i < positions; i += label_every) s << text(x_of(i), f.top + f.h() + 18, std::to_string(i));
   s << text(f.left + f.w() / 2.0, f.height - 8, "token index");
   s << text(16, f.top + f.h() / 2.0, "max |dlogprob|", "middle", "ylabel");
-  s << legend(r, f.left + f.w() - 220, f.top + 4);
+  s << legend(r, f.left + f.w() - 330, f.top + 4);
+  s << line(f.left + f.w() - 110, f.top, f.left + f.w() - 92, f.top, "margin-key");
+  s << text(f.left + f.w() - 86, f.top + 4, "top-2 margin", "start");
   s << "</svg>\n";
   return s.str();
 }
@@ -304,6 +331,7 @@ std::string demo_report_html(const DemoResult& r, const DemoReportInfo& info) {
     << "svg{display:block;margin:6px 0;font-size:12px}svg text{fill:#333}.grid{stroke:#e4e4e4}.axis{stroke:#555}\n"
     << "svg .value{font-weight:bold}svg .note{fill:#777;font-size:14px}\n"
     << ".ylabel{writing-mode:vertical-rl}\n.meta{color:#555;font-size:0.92em}\n"
+    << ".margin-key{stroke:#888;stroke-width:1.5;stroke-dasharray:5,4}\n"
     << "</style>\n</head>\n<body>\n";
   const DemoOptions& o = r.options;
   s << "<h1>verbatim demo</h1>\n<p class=\"meta\">" << o.runs << " identical greedy requests of the chat prompt <q>"
@@ -333,7 +361,11 @@ std::string demo_report_html(const DemoResult& r, const DemoReportInfo& info) {
 
   s << "<h2>Distinct completions per mode</h2>\n" << chart_unique(r);
   s << "<h2>Where the completions diverge</h2>\n" << chart_divergence(r);
-  s << "<h2>Largest |&#916; logprob| per token position (log scale)</h2>\n" << chart_dlogprob(r);
+  s << "<h2>Largest |&#916; logprob| per token position (log scale)</h2>\n"
+    << "<p class=\"meta\">Per token index, the largest |&#916; logprob| over the runs that agree with the most common "
+       "completion up to that token; the dashed line is that completion's top-2 margin (its token's logprob minus "
+       "the runner-up's). A greedy token can flip only where the rounding reaches the margin.</p>\n"
+    << chart_dlogprob(r);
   s << "<h2>Most common completions</h2>\n";
   for (const DemoModeResult& m : r.modes) {
     s << "<h3>" << mode_name(m.mode) << " mode</h3>\n" << completions_table(m);

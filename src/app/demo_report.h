@@ -1,10 +1,12 @@
 // The HTML report of `verbatim demo --report FILE.html`: one self-contained page (inline CSS and SVG, no script, no
 // external resource), written as well-formed XML so that tests can parse it. Three charts, each an <svg> with an id:
-//   chart-unique      bars: distinct completions per mode (<rect class="bar" data-mode=... data-value=...>)
+//   chart-unique      bars: distinct completions per mode (<rect class="bar" data-mode=... data-value=...>) and
+//                     distinct logprob bit patterns (<rect class="bar-bitwise" ...>)
 //   chart-divergence  histogram of the runs' first-divergence positions, per mode (<rect class="bin" data-mode=...
 //                     data-from=... data-to=... data-count=...>)
 //   chart-dlogprob    lines: the largest |delta logprob| per token position, per mode, log scale (<polyline
-//                     class="series" data-mode=... data-values="v0 v1 ...">)
+//                     class="series" data-mode=... data-values="v0 v1 ...">), with the reference completion's top-2
+//                     margins (<polyline class="margin" data-values=...>)
 // and a table of the most common completions per mode.
 #pragma once
 
