@@ -20,10 +20,10 @@ std::string num(double v, const char* fmt = "%.1f") {
   return buf;
 }
 
-std::string sci(double v) {
+std::string sci(double v, const char* fmt = "%.3g") {
   if (v == 0.0) return "0";
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g", v);
+  std::snprintf(buf, sizeof buf, fmt, v);
   return buf;
 }
 
@@ -227,7 +227,7 @@ std::string chart_dlogprob(const DemoResult& r) {
     std::ostringstream pts, vals;
     for (size_t i = 0; i < margin->size(); ++i) {
       pts << (i ? " " : "") << num(x_of(i)) << ',' << num(y_of((*margin)[i]));
-      vals << (i ? " " : "") << sci((*margin)[i]);
+      vals << (i ? " " : "") << sci((*margin)[i], "%.9g");
     }
     s << "<polyline class=\"margin\" data-values=\"" << vals.str() << "\" points=\"" << pts.str()
       << "\" fill=\"none\" stroke=\"#888\" stroke-width=\"1.5\" stroke-dasharray=\"5,4\"/>\n";
@@ -237,7 +237,7 @@ std::string chart_dlogprob(const DemoResult& r) {
     for (size_t i = 0; i < m.stats.max_abs_dlogprob.size(); ++i) {
       const double v = m.stats.max_abs_dlogprob[i];
       pts << (i ? " " : "") << num(x_of(i)) << ',' << num(y_of(v));
-      vals << (i ? " " : "") << sci(v);
+      vals << (i ? " " : "") << sci(v, "%.9g");
     }
     s << "<polyline class=\"series\" data-mode=\"" << mode_name(m.mode) << "\" data-values=\"" << vals.str()
       << "\" points=\"" << pts.str() << "\" fill=\"none\" stroke=\"" << mode_color(m.mode)
