@@ -19,8 +19,8 @@ struct DemoOptions {
   int runs = 100;                   // identical probe requests
   int max_tokens = 64;              // tokens per probe completion (EOS ignored: every probe has exactly this many)
   int background = -1;              // background requests; -1: as many as runs
-  int background_prompt_max = 256;  // background prompt length uniform in [1, this]
-  int background_tokens_max = 128;  // background output length uniform in [1, this] (EOS ignored)
+  int background_prompt_max = 128;  // background prompt length uniform in [1, this]
+  int background_tokens_max = 96;   // background output length uniform in [1, this] (EOS ignored)
   int arrival_gap_max = 2;          // steps between consecutive arrivals, uniform in [0, this]
   uint64_t seed = 1;                // the schedule's seed (arrival order, gaps, background prompts and lengths)
   std::vector<int32_t> prompt;      // the probes' prompt tokens

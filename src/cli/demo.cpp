@@ -23,7 +23,7 @@ namespace {
 // The probe count when --runs is not given: the blog's 1000 on a GPU; on the CPU fewer, so that the whole demo
 // (both modes) stays under a minute on 2 cores with the embedded model.
 constexpr int kGpuRuns = 1000;
-constexpr int kCpuRuns = 200;
+constexpr int kCpuRuns = 128;
 
 struct DemoCliOptions {
   std::string model, tokenizer;
@@ -186,7 +186,7 @@ void register_demo(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--synth-layers", opt->synth_layers, "layers of the embedded synthetic model (0: the arch's)");
   cmd->add_option("--prompt", opt->prompt, "the user message of the identical requests")->capture_default_str();
-  cmd->add_option("--runs,-n", opt->runs, "identical requests (default: 1000 on a GPU, 200 on the CPU)");
+  cmd->add_option("--runs,-n", opt->runs, "identical requests (default: 1000 on a GPU, 128 on the CPU)");
   cmd->add_option("--max-tokens", opt->demo.max_tokens, "output tokens per identical request (EOS ignored)")
       ->capture_default_str();
   cmd->add_option("--background", opt->demo.background, "background requests (-1: as many as --runs)")
