@@ -11,12 +11,11 @@ namespace verbatim::app {
 
 inline constexpr const char* kFeynmanPrompt = "Tell me about Richard Feynman";
 
-// The user message rendered for generation (the assistant turn opened) and encoded with special tokens parsed.
-// Until the chat-template module lands this knows two formats by their special tokens: ChatML (Qwen:
-// <|im_start|> / <|im_end|>) and Llama 3 (<|start_header_id|>); other tokenizers get the plain text (with BOS when
-// the tokenizer adds one).
-std::vector<int32_t> chat_prompt_tokens(const ModelBundle& bundle, const std::string& user_text);
-// The rendered text (before encoding).
+// The user message rendered for generation (the assistant turn opened): a loaded model's own chat template, else
+// its family's built-in (tokenizer/chat_template.h); the embedded synthetic model uses the built-in ChatML. Models
+// with neither (Llama 2, llama2.c) get the plain text.
 std::string chat_prompt_text(const ModelBundle& bundle, const std::string& user_text);
+// That text encoded with special tokens parsed, with BOS where the tokenizer adds one and the text lacks it.
+std::vector<int32_t> chat_prompt_tokens(const ModelBundle& bundle, const std::string& user_text);
 
 }  // namespace verbatim::app

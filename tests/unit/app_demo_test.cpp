@@ -94,6 +94,17 @@ DemoOptions small_options(const ModelBundle& b) {
   return o;
 }
 
+TEST(ChatPrompt, SyntheticModelUsesTheBuiltInChatMl) {
+  const ModelBundle b = tiny_bundle();
+  EXPECT_EQ(chat_prompt_text(b, kFeynmanPrompt),
+            "<|im_start|>user\nTell me about Richard Feynman<|im_end|>\n<|im_start|>assistant\n");
+  const std::vector<int32_t> ids = chat_prompt_tokens(b, kFeynmanPrompt);
+  const int32_t im_start = *b.tokenizer->find_piece("<|im_start|>");
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids.front(), im_start);  // a special token, parsed; no BOS (Qwen adds none)
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), im_start), 2);
+}
+
 TEST(DemoSchedule, SeededAndWithinBounds) {
   const ModelBundle b = tiny_bundle();
   const DemoOptions o = small_options(b);
