@@ -9,5 +9,7 @@ namespace verbatim::cli {
 void register_generate(CLI::App& app, int& exit_code);
 void register_tokenize(CLI::App& app, int& exit_code);
 void register_synth(CLI::App& app, int& exit_code);
+void register_serve(CLI::App& app, int& exit_code);
+void register_replay(CLI::App& app, int& exit_code);
 
 }  // namespace verbatim::cli
