@@ -1,7 +1,8 @@
 // verbatim serve: the OpenAI-compatible server (src/server/). SIGTERM / SIGINT drain it: new requests get 503,
 // in-flight ones finish (cancelled after --drain-timeout), then the process exits 0.
-#include <pthread.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -38,13 +39,22 @@ std::string default_backend() {
   return "cpu";
 }
 
+// SIGTERM / SIGINT write their number into a pipe that one thread waits on. (A handler, not a blocked-signal mask:
+// libraries such as OpenBLAS start threads before main, and a mask set later would not cover them.)
+int g_signal_pipe[2] = {-1, -1};
+
+extern "C" void on_signal(int sig) {
+  const unsigned char b = static_cast<unsigned char>(sig);
+  [[maybe_unused]] const ssize_t n = write(g_signal_pipe[1], &b, 1);
+}
+
 int run_serve(ServeOptions& opt) {
-  // Signals go to one thread that waits for them; every other thread (created below) inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (pipe(g_signal_pipe) != 0) fail("serve", "cannot create the signal pipe");
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
   EngineOptions eo = opt.engine;
@@ -61,14 +71,16 @@ int run_serve(ServeOptions& opt) {
   std::fflush(stdout);
 
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    std::fprintf(stderr, "verbatim serve: %s: draining\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    unsigned char sig = 0;
+    while (read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
+    if (sig != 0) std::fprintf(stderr, "verbatim serve: %s: draining\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     srv.shutdown();
   });
   srv.run();
   // run() returns after shutdown() stopped the listener, or if listening failed: then wake the waiter to finish.
-  pthread_kill(waiter.native_handle(), SIGTERM);
+  const unsigned char none = 0;
+  [[maybe_unused]] const ssize_t n = write(g_signal_pipe[1], &none, 1);
   waiter.join();
   std::fprintf(stderr, "verbatim serve: stopped\n");
   return 0;
