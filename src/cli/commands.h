@@ -11,5 +11,6 @@ void register_tokenize(CLI::App& app, int& exit_code);
 void register_synth(CLI::App& app, int& exit_code);
 void register_serve(CLI::App& app, int& exit_code);
 void register_replay(CLI::App& app, int& exit_code);
+void register_chat_template(CLI::App& app, int& exit_code);
 
 }  // namespace verbatim::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   verbatim::cli::register_synth(app, exit_code);
   verbatim::cli::register_serve(app, exit_code);
   verbatim::cli::register_replay(app, exit_code);
+  verbatim::cli::register_chat_template(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
