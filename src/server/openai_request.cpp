@@ -288,6 +288,10 @@ OpenAIRequest parse_openai_request(Endpoint endpoint, std::string_view body) {
     else if (mt)
       r.max_tokens = static_cast<int>(*mt);
     r.add_generation_prompt = get_bool(j, "add_generation_prompt").value_or(true);
+    if (const json* kw = field(j, "chat_template_kwargs")) {  // vLLM's extension, e.g. {"enable_thinking": false}
+      if (!kw->is_object()) wrong_type("chat_template_kwargs", "an object", *kw);
+      r.chat_template_kwargs = nlohmann::ordered_json::parse(kw->dump());
+    }
   }
   if (r.max_tokens && *r.max_tokens < 0)
     throw invalid_request("max_tokens", "'max_tokens' must be at least 1, got " + std::to_string(*r.max_tokens));

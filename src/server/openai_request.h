@@ -15,16 +15,12 @@
 
 #include "engine/request.h"
 #include "model/config.h"
+#include "tokenizer/chat_template.h"
 
 namespace verbatim::server {
 
 enum class Endpoint { Completions, Chat };
 const char* endpoint_path(Endpoint e);  // "/v1/completions", "/v1/chat/completions"
-
-struct ChatMessage {
-  std::string role;     // system, developer, user, assistant, tool
-  std::string content;  // text parts joined
-};
 
 struct OpenAIRequest {
   Endpoint endpoint = Endpoint::Completions;
@@ -38,8 +34,9 @@ struct OpenAIRequest {
   bool echo = false;
 
   // /v1/chat/completions
-  std::vector<ChatMessage> messages;
+  std::vector<ChatMessage> messages;  // role (system, developer, user, assistant, tool), content (text parts joined)
   bool add_generation_prompt = true;
+  nlohmann::ordered_json chat_template_kwargs = nlohmann::ordered_json::object();  // extra template variables
 
   std::optional<int> max_tokens;  // unset: the endpoint's default (finalize_request)
   RequestParams params;           // sampling, stop strings, stop_token_ids, ignore_eos

@@ -4,33 +4,29 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/engine.h"
 #include "model/model.h"
 #include "server/openai_request.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace verbatim::server {
-
-// Renders chat messages into a prompt string with the model's chat template.
-class ChatPrompt {
- public:
-  virtual ~ChatPrompt() = default;
-  virtual std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const = 0;
-  virtual std::string describe() const = 0;  // for logs
-};
-
-// The model's chat template (tokenizer_config.json, or a built-in one for its family); nullptr when it has none.
-std::unique_ptr<ChatPrompt> load_chat_prompt(const Model& model, const Tokenizer& tokenizer);
 
 struct ServedModel {
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tokenizer;
   std::string tokenizer_path;
   std::string name;  // the name requests use ("model" field)
-  std::unique_ptr<ChatPrompt> chat;
+  // The chat template: the model's own (tokenizer_config.json, chat_template.jinja, GGUF metadata), else the built-in
+  // one of the family its vocabulary's special tokens name (ChatML, Llama 3); none for a base model such as
+  // stories260K (/v1/chat/completions then answers 400). Rendered with a fixed clock (strftime_now sees 1970-01-01):
+  // the prompt, and so the output, is a function of the request alone.
+  std::optional<ChatTemplate> chat;
+  std::string chat_source;  // "model" or the built-in family, for logs
 
   // tokenizer_path "" means the model's own; served_name "" means the model path as given. Throws Error.
   static std::unique_ptr<ServedModel> load(const std::string& model_path, const std::string& tokenizer_path,

@@ -262,7 +262,7 @@ std::string Server::description() const {
   return "model " + s.model.name + " (" + std::to_string(s.limits.context_length) + " tokens of context), backend " +
          s.engine->backend_name() + ", mode " + mode_name(s.engine->options().mode) + ", " +
          std::to_string(s.limits.kv_capacity_tokens / s.engine->options().block_size) + " KV blocks, chat " +
-         (s.model.chat ? s.model.chat->describe() : "none") + ", fingerprint " + s.fp.value;
+         (s.model.chat ? s.model.chat_source : std::string("none")) + ", fingerprint " + s.fp.value;
 }
 
 }  // namespace verbatim::server
