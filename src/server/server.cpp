@@ -207,6 +207,7 @@ int Server::bind() {
   } else if (!s.http.bind_to_port(s.opt.host, port)) {
     fail("--port", "cannot bind to " + s.opt.host + ":" + std::to_string(port) + " (in use, or not allowed)");
   }
+  if (!s.http.deepen_backlog(4096)) std::fprintf(stderr, "verbatim serve: could not deepen the accept queue\n");
   return port;
 }
 

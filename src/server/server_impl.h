@@ -2,6 +2,7 @@
 #pragma once
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -18,6 +19,13 @@
 #include "server/server.h"
 
 namespace verbatim::server {
+
+// cpp-httplib's server with a deeper accept queue: the library listens with a backlog of 5, which drops (or, with
+// SYN cookies, resets) connections when hundreds of clients connect at once. listen() again adjusts it on Linux.
+class HttpServer : public httplib::Server {
+ public:
+  bool deepen_backlog(int backlog) { return ::listen(svr_sock_, backlog) == 0; }
+};
 
 // Holds one admission slot while it lives.
 class Ticket {
@@ -40,7 +48,7 @@ struct Server::Impl {
   Metrics metrics;
   std::unique_ptr<AuditLog> audit;
   std::unique_ptr<EngineLoop> loop;
-  httplib::Server http;
+  HttpServer http;
   int64_t started_at = 0;
   uint64_t id_seed = 0;
   std::atomic<uint64_t> next_id{0};
