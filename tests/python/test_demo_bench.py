@@ -6,7 +6,9 @@
 - bench in process: every request produces its drawn length, per mode;
 - bench --url against a stub OpenAI-compatible SSE server (http.server): the requests carry stream, max_tokens,
   ignore_eos and the API key, the streamed chunks are counted (also when events are split across reads), and a
-  rejected key gives failed requests and a non-zero exit.
+  rejected key gives failed requests and a non-zero exit;
+- bench --url against the real `verbatim serve` (a 2-layer synthetic model written by `verbatim synth`): every
+  request produces exactly its drawn length (the lengths recomputed here from the same splitmix64 stream).
 
 Usage: test_demo_bench.py --verbatim build/bin/verbatim. Exits 0 on success, 1 on failure.
 """
@@ -14,6 +16,7 @@ import argparse
 import http.server
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -221,12 +224,62 @@ def test_bench_url(verbatim):
         server.server_close()
 
 
+def drawn_lengths(n, lo, hi, seed):
+    """bench_output_lengths (src/app/bench_stats.cpp): splitmix64, lo + z % (hi - lo + 1)."""
+    out, state, mask = [], seed, (1 << 64) - 1
+    for _ in range(n):
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        z ^= z >> 31
+        out.append(lo + z % (hi - lo + 1))
+    return out
+
+
+def test_bench_real_server(verbatim, tmp):
+    model = os.path.join(tmp, "qwen3-tiny")
+    p = run(verbatim, ["synth", "--arch", "qwen3-tiny", "--seed", "2", "--layers", "2", "--out", model])
+    check("synth writes the server's model", p.returncode == 0, p.stderr)
+    if p.returncode != 0:
+        return
+    log = open(os.path.join(tmp, "serve.log"), "wb")
+    proc = subprocess.Popen([verbatim, "serve", "--model", model, "--port", "0", "--api-key", "k", "--threads", "1",
+                             "--max-running", "8", "--keep-alive-timeout", "1"], stdout=subprocess.PIPE, stderr=log)
+    try:
+        line = proc.stdout.readline().decode()
+        check("serve starts", "listening on" in line, line)
+        if "listening on" not in line:
+            return
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
+        url = line.strip().rsplit(" ", 1)[-1]
+        p = run(verbatim, ["bench", "--url", url, "--api-key", "k", "-n", "6", "-c", "3", "--min-tokens", "5",
+                           "--max-tokens", "12", "--seed", "3", "--json", "--no-progress"])
+        check("bench against verbatim serve exits 0", p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:])
+        if p.returncode == 0:
+            r = json.loads(p.stdout)["results"][0]
+            want = drawn_lengths(6, 5, 12, 3)
+            check("verbatim serve: every request produced its drawn length", r["failed"] == 0 and
+                  r["length_mismatches"] == 0 and r["output_tokens"] == sum(want), (r, want))
+            check("verbatim serve: a first token per request", r["ttft"]["count"] == 6, r)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--verbatim", required=True)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         test_demo(a.verbatim, tmp)
+    with tempfile.TemporaryDirectory() as tmp:
+        test_bench_real_server(a.verbatim, tmp)
     test_bench_in_process(a.verbatim)
     test_bench_url(a.verbatim)
     print(f"{passed} passed, {len(failures)} failed")
