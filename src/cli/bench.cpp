@@ -9,10 +9,10 @@
 #include <string>
 #include <thread>
 
-#include "app/backend_choice.h"
 #include "app/bench_run.h"
 #include "app/chat_prompt.h"
 #include "app/model_bundle.h"
+#include "cli/backend_default.h"
 #include "cli/bench_http.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
@@ -120,7 +120,7 @@ int run(BenchCliOptions& opt) {
             ? app::synth_bundle(
                   {.arch = opt.synth_arch, .seed = opt.synth_seed, .dtype = DType::BF16, .layers = opt.synth_layers})
             : app::load_bundle(opt.model, opt.tokenizer);
-    b.engine.backend = opt.backend.empty() ? app::default_backend() : opt.backend;
+    b.engine.backend = opt.backend.empty() ? default_engine_backend() : opt.backend;
     b.engine.kv_cache_bytes = int64_t{opt.kv_cache_mb} << 20;
     b.prompt = app::chat_prompt_tokens(bundle, opt.prompt);
     if (!opt.json)

@@ -8,11 +8,11 @@
 #include <string>
 #include <thread>
 
-#include "app/backend_choice.h"
 #include "app/chat_prompt.h"
 #include "app/demo_report.h"
 #include "app/demo_run.h"
 #include "app/model_bundle.h"
+#include "cli/backend_default.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "util/error.h"
@@ -132,7 +132,7 @@ int run(DemoCliOptions& opt) {
                 {.arch = opt.synth_arch, .seed = opt.synth_seed, .dtype = DType::BF16, .layers = opt.synth_layers})
           : app::load_bundle(opt.model, opt.tokenizer);
   app::DemoOptions& d = opt.demo;
-  d.engine.backend = opt.backend.empty() ? app::default_backend() : opt.backend;
+  d.engine.backend = opt.backend.empty() ? default_engine_backend() : opt.backend;
   d.engine.kv_cache_bytes = int64_t{opt.kv_cache_mb} << 20;
   d.runs = opt.runs > 0 ? opt.runs : (d.engine.backend == "cpu" ? kCpuRuns : kGpuRuns);
   d.modes = parse_modes(opt.modes);
