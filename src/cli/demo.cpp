@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-#include <thread>
 
 #include "app/chat_prompt.h"
 #include "app/demo_report.h"
@@ -23,7 +22,7 @@ namespace {
 // The probe count when --runs is not given: the blog's 1000 on a GPU; on the CPU fewer, so that the whole demo
 // (both modes) stays under a minute on 2 cores with the embedded model.
 constexpr int kGpuRuns = 1000;
-constexpr int kCpuRuns = 128;
+constexpr int kCpuRuns = 100;
 
 struct DemoCliOptions {
   std::string model, tokenizer;
@@ -82,9 +81,22 @@ void print_summary(const app::DemoResult& r, const app::ModelBundle& bundle, con
                 position_text(m.stats.first_divergence).c_str(), m.stats.unique_bitwise,
                 delta_text(m.stats.max_abs_dlogprob_overall).c_str(), m.seconds);
   }
-  for (const app::DemoModeResult& m : r.modes)
-    std::printf("%s: smallest top-2 logprob margin of the most common completion: %.3g at token %d\n",
-                mode_name(m.mode), m.min_top2_margin, m.min_top2_margin_position);
+  std::printf("\n");
+  for (const app::DemoModeResult& m : r.modes) {
+    const app::DivergenceStats& st = m.stats;
+    if (st.unique_bitwise == 1) {
+      std::printf("%s: all %d runs bitwise identical (tokens and logprobs).\n", mode_name(m.mode), st.runs);
+    } else if (st.unique == 1) {
+      std::printf(
+          "%s: the same tokens in all %d runs, but %d distinct logprob bit patterns (|dlogprob| up to %.2e): no\n"
+          "  greedy choice was that close (smallest top-2 logprob margin %.3g, at token %d), so no token flipped.\n",
+          mode_name(m.mode), st.runs, st.unique_bitwise, st.max_abs_dlogprob_overall, m.min_top2_margin,
+          m.min_top2_margin_position);
+    } else {
+      std::printf("%s: %d distinct completions in %d runs; %d runs left the most common one, the first at token %d.\n",
+                  mode_name(m.mode), st.unique, st.runs, st.diverged_runs, st.first_divergence);
+    }
+  }
   std::printf(
       "\nunique: distinct completions (token sequences). most common: runs equal to the most common completion.\n"
       "first divergence: the earliest token index at which any completion differs from the most common one.\n"
@@ -175,7 +187,9 @@ int run(DemoCliOptions& opt) {
 
 void register_demo(CLI::App& app, int& exit_code) {
   auto opt = std::make_shared<DemoCliOptions>();
-  opt->demo.engine.threads = std::max(1u, std::thread::hardware_concurrency());
+  // One CPU thread by default: a demo step is small (a tiny model, tens of rows), and on a machine that other work
+  // shares, two OpenMP threads that wait on each other every op ran 5x slower than one (docs/performance.md).
+  opt->demo.engine.threads = 1;
   CLI::App* cmd = app.add_subcommand(
       "demo", "N identical greedy requests under random background load, fast mode vs invariant mode");
   cmd->add_option("--model", opt->model, "a model to run (default: an embedded synthetic model, made in memory)");
@@ -186,7 +200,7 @@ void register_demo(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--synth-layers", opt->synth_layers, "layers of the embedded synthetic model (0: the arch's)");
   cmd->add_option("--prompt", opt->prompt, "the user message of the identical requests")->capture_default_str();
-  cmd->add_option("--runs,-n", opt->runs, "identical requests (default: 1000 on a GPU, 128 on the CPU)");
+  cmd->add_option("--runs,-n", opt->runs, "identical requests (default: 1000 on a GPU, 100 on the CPU)");
   cmd->add_option("--max-tokens", opt->demo.max_tokens, "output tokens per identical request (EOS ignored)")
       ->capture_default_str();
   cmd->add_option("--background", opt->demo.background, "background requests (-1: as many as --runs)")
@@ -203,7 +217,7 @@ void register_demo(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--modes", opt->modes, "modes to run, in order")->capture_default_str();
   cmd->add_option("--backend", opt->backend, "cpu or cuda (default: cuda when available, else cpu)");
-  cmd->add_option("--threads", opt->demo.engine.threads, "CPU threads")->capture_default_str();
+  cmd->add_option("--threads", opt->demo.engine.threads, "CPU threads of the engine")->capture_default_str();
   cmd->add_option("--max-running", opt->demo.engine.max_running, "requests per step")->capture_default_str();
   cmd->add_option("--max-batch-tokens", opt->demo.engine.max_batch_tokens, "rows per step")->capture_default_str();
   cmd->add_option("--kv-cache-mb", opt->kv_cache_mb, "KV cache size")->capture_default_str();
