@@ -30,7 +30,7 @@ struct BenchCliOptions {
   std::string modes = "invariant";
   std::string backend;
   std::string url, api_key, served_model;
-  int kv_cache_mb = 1024;
+  int kv_cache_mb = 0;  // 0: 1024 MiB on the CPU, 16 GiB on a GPU
   bool json = false, no_progress = false;
   app::BenchOptions bench;
 };
@@ -121,7 +121,8 @@ int run(BenchCliOptions& opt) {
                   {.arch = opt.synth_arch, .seed = opt.synth_seed, .dtype = DType::BF16, .layers = opt.synth_layers})
             : app::load_bundle(opt.model, opt.tokenizer);
     b.engine.backend = opt.backend.empty() ? default_engine_backend() : opt.backend;
-    b.engine.kv_cache_bytes = int64_t{opt.kv_cache_mb} << 20;
+    b.engine.kv_cache_bytes =
+        int64_t{opt.kv_cache_mb > 0 ? opt.kv_cache_mb : (b.engine.backend == "cpu" ? 1024 : 16384)} << 20;
     b.prompt = app::chat_prompt_tokens(bundle, opt.prompt);
     if (!opt.json)
       std::printf(
@@ -196,7 +197,7 @@ void register_bench(CLI::App& app, int& exit_code) {
   cmd->add_option("--backend", opt->backend, "cpu or cuda (default: cuda when available, else cpu)");
   cmd->add_option("--threads", opt->bench.engine.threads, "CPU threads")->capture_default_str();
   cmd->add_option("--max-batch-tokens", opt->bench.engine.max_batch_tokens, "rows per step")->capture_default_str();
-  cmd->add_option("--kv-cache-mb", opt->kv_cache_mb, "KV cache size")->capture_default_str();
+  cmd->add_option("--kv-cache-mb", opt->kv_cache_mb, "KV cache size (default: 1024 on the CPU, 16384 on a GPU)");
   cmd->add_option("--warmup", opt->bench.warmup, "untimed short requests first (in process)")->capture_default_str();
   cmd->add_flag("--json", opt->json, "print one JSON object instead of the table");
   cmd->add_flag("--no-progress", opt->no_progress, "no progress output on stderr");

@@ -36,7 +36,7 @@ struct DemoCliOptions {
   std::string report;
   bool json = false;
   bool no_progress = false;
-  int kv_cache_mb = 256;
+  int kv_cache_mb = 0;  // 0: 256 MiB on the CPU, 16 GiB on a GPU
   app::DemoOptions demo;
 };
 
@@ -145,7 +145,8 @@ int run(DemoCliOptions& opt) {
           : app::load_bundle(opt.model, opt.tokenizer);
   app::DemoOptions& d = opt.demo;
   d.engine.backend = opt.backend.empty() ? default_engine_backend() : opt.backend;
-  d.engine.kv_cache_bytes = int64_t{opt.kv_cache_mb} << 20;
+  d.engine.kv_cache_bytes = int64_t{opt.kv_cache_mb > 0 ? opt.kv_cache_mb : (d.engine.backend == "cpu" ? 256 : 16384)}
+                            << 20;
   d.runs = opt.runs > 0 ? opt.runs : (d.engine.backend == "cpu" ? kCpuRuns : kGpuRuns);
   d.modes = parse_modes(opt.modes);
   d.prompt = app::chat_prompt_tokens(bundle, opt.prompt);
@@ -220,7 +221,7 @@ void register_demo(CLI::App& app, int& exit_code) {
   cmd->add_option("--threads", opt->demo.engine.threads, "CPU threads of the engine")->capture_default_str();
   cmd->add_option("--max-running", opt->demo.engine.max_running, "requests per step")->capture_default_str();
   cmd->add_option("--max-batch-tokens", opt->demo.engine.max_batch_tokens, "rows per step")->capture_default_str();
-  cmd->add_option("--kv-cache-mb", opt->kv_cache_mb, "KV cache size")->capture_default_str();
+  cmd->add_option("--kv-cache-mb", opt->kv_cache_mb, "KV cache size (default: 256 on the CPU, 16384 on a GPU)");
   cmd->add_option("--report", opt->report, "write a self-contained HTML report with charts");
   cmd->add_flag("--json", opt->json, "print one JSON object instead of the table");
   cmd->add_flag("--no-progress", opt->no_progress, "no progress output on stderr");
