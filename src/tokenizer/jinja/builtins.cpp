@@ -326,7 +326,7 @@ Value string_method(const Value& obj, const std::string& name) {
       Value ms = p.get(1, Value::integer(-1));
       if (ms.kind != Kind::Int) throw Error("maxsplit must be an integer");
       ValueList parts = py_split(self, p.get(0), ms.i, right);
-      in.charge(static_cast<int64_t>(parts.size() + self.size() / 64));
+      in.charge(static_cast<int64_t>(parts.size() + self.size() / 16));
       return Value::make_list(std::move(parts));
     });
   }
@@ -410,7 +410,7 @@ Value string_method(const Value& obj, const std::string& name) {
         ++n;
       }
       out.append(self, pos, std::string::npos);
-      in.charge(static_cast<int64_t>(out.size() / 64));
+      in.charge(static_cast<int64_t>(out.size() / 16));
       return Value::string(out);
     });
   }

@@ -198,7 +198,7 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, ValueLi
     o.sort_keys = truthy(p.get(3, Value::boolean(false)));
     std::string s = to_json(v, o);
     check_size(s.size());
-    charge(static_cast<int64_t>(s.size() / 64));
+    charge(static_cast<int64_t>(s.size() / 16));
     return Value::string(std::move(s));
   }
   if (name == "string") {
@@ -268,7 +268,7 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, ValueLi
       out += to_str(x);
       check_size(out.size());
     }
-    charge(static_cast<int64_t>(out.size() / 64));
+    charge(static_cast<int64_t>(out.size() / 16));
     return Value::string(out);
   }
   if (name == "first" || name == "last") {
