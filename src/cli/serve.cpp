@@ -2,6 +2,7 @@
 // in-flight ones finish (cancelled after --drain-timeout), then the process exits 0.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -61,6 +62,7 @@ int run_serve(ServeOptions& opt) {
   eo.backend = opt.backend.empty() ? default_backend() : opt.backend;
   eo.mode = parse_mode(opt.mode);
   eo.kv_cache_bytes = static_cast<int64_t>(opt.kv_cache_mb) << 20;
+  eo.max_logits = std::max(eo.max_logits, eo.max_running);  // every running sequence can decode in each step
   opt.server.max_body_bytes = static_cast<size_t>(opt.max_body_mb * (1 << 20));
   std::fprintf(stderr, "verbatim serve: loading %s\n", opt.model.c_str());
   auto model = server::ServedModel::load(opt.model, opt.tokenizer, opt.served_model_name);
