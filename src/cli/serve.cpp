@@ -128,6 +128,9 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--keep-alive-timeout", opt->server.keep_alive_timeout_s, "seconds an idle connection stays open")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_option("--max-model-len", opt->server.max_model_len,
+                  "most tokens (prompt + completion) per request, below the model's context (0: the model's)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag(
       "--no-prefix-cache", [opt](int64_t) { opt->engine.prefix_caching = false; }, "disable prefix caching");
   cmd->callback([opt, &exit_code] { exit_code = run_serve(*opt); });

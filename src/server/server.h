@@ -26,6 +26,7 @@ struct ServerOptions {
   int http_threads = 0;  // 0: max_running + max_queue + 16
   double drain_timeout_s = 30;
   int keep_alive_timeout_s = 5;
+  int max_model_len = 0;  // > 0: the most tokens (prompt + completion) a request may use, below the model's context
 
   void validate() const;  // throws Error naming the option
 };
