@@ -2,6 +2,7 @@
 // in-flight ones finish (cancelled after --drain-timeout), then the process exits 0.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -61,6 +62,7 @@ int run_serve(ServeOptions& opt) {
   eo.backend = opt.backend.empty() ? default_backend() : opt.backend;
   eo.mode = parse_mode(opt.mode);
   eo.kv_cache_bytes = static_cast<int64_t>(opt.kv_cache_mb) << 20;
+  eo.max_logits = std::max(eo.max_logits, eo.max_running);  // every running sequence can decode in each step
   opt.server.max_body_bytes = static_cast<size_t>(opt.max_body_mb * (1 << 20));
   std::fprintf(stderr, "verbatim serve: loading %s\n", opt.model.c_str());
   auto model = server::ServedModel::load(opt.model, opt.tokenizer, opt.served_model_name);
@@ -126,6 +128,9 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--keep-alive-timeout", opt->server.keep_alive_timeout_s, "seconds an idle connection stays open")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_option("--max-model-len", opt->server.max_model_len,
+                  "most tokens (prompt + completion) per request, below the model's context (0: the model's)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag(
       "--no-prefix-cache", [opt](int64_t) { opt->engine.prefix_caching = false; }, "disable prefix caching");
   cmd->callback([opt, &exit_code] { exit_code = run_serve(*opt); });

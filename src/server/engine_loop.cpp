@@ -173,10 +173,11 @@ void EngineLoop::run() {
     for (Command& c : commands) handle(c);
     commands.clear();
     deliver_finished();
+    bool progressed = false;
     if (!engine_.idle()) {
       const auto t0 = std::chrono::steady_clock::now();
       try {
-        engine_.step();
+        progressed = engine_.step();
       } catch (const std::exception& e) {
         // No step should ever fail; if one does, fail the requests it carried rather than the server.
         std::fprintf(stderr, "verbatim serve: engine step failed: %s; cancelling %zu requests\n", e.what(),
@@ -189,7 +190,8 @@ void EngineLoop::run() {
       if (on_step_) on_step_(dt.count());
       deliver_finished();
     }
-    busy = !engine_.idle();
+    // A step that ran nothing cannot run something next time without news (a submit or cancel): sleep until then.
+    busy = progressed && !engine_.idle();
     std::lock_guard<std::mutex> lock(mu_);
     stats_.engine = engine_.stats();
   }

@@ -153,6 +153,7 @@ void Server::Impl::handle_generate(Endpoint endpoint, const httplib::Request& hr
         });
   } catch (const ApiError& e) {
     res.status = e.status;
+    if (e.status == 429 || e.status == 503) res.set_header("Retry-After", "1");
     res.set_content(e.body(), "application/json");
   }
 }

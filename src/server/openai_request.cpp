@@ -1,5 +1,6 @@
 #include "server/openai_request.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -203,6 +204,8 @@ void parse_messages(const json& obj, OpenAIRequest& r) {
     const std::string where = "messages[" + std::to_string(i) + "]";
     if (!m.is_object()) wrong_type(where, "an object", m);
     ChatMessage msg;
+    if (const json* name = field(m, "name"); name != nullptr && !name->is_string())
+      wrong_type(where + ".name", "a string", *name);
     auto role = m.find("role");
     if (role == m.end() || role->is_null())
       throw invalid_request(where + ".role", "'role' is required", "missing_field");
@@ -306,7 +309,8 @@ OpenAIRequest parse_openai_request(Endpoint endpoint, std::string_view body) {
   }
   if (auto p = get_number(j, "top_p")) {
     if (!(*p > 0 && *p <= 1)) throw invalid_request("top_p", "'top_p' must be in (0, 1], got " + j["top_p"].dump());
-    s.top_p = static_cast<float>(*p);
+    // The float nearest a tiny positive top_p may be 0: keep it positive (only the most likely token survives).
+    s.top_p = std::max(static_cast<float>(*p), std::numeric_limits<float>::denorm_min());
     r.sampling_set.top_p = true;
   }
   if (auto k = get_int(j, "top_k", -1, std::numeric_limits<int>::max())) {

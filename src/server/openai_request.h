@@ -56,7 +56,7 @@ struct OpenAIRequest {
 OpenAIRequest parse_openai_request(Endpoint endpoint, std::string_view body);
 
 struct ModelLimits {
-  int context_length = 0;
+  int context_length = 0;  // the model's, or less (serve --max-model-len)
   int vocab_size = 0;
   int kv_capacity_tokens = 0;  // what the KV cache holds for one sequence
   GenerationDefaults defaults;

@@ -51,7 +51,7 @@ constexpr const char* kDocument = R"json({
             "description": "the completion, or with stream=true a text/event-stream of chunks ending in data: [DONE]",
             "content": {
               "application/json": {"schema": {"$ref": "#/components/schemas/CompletionResponse"}},
-              "text/event-stream": {"schema": {"type": "string"}}
+              "text/event-stream": {"schema": {"$ref": "#/components/schemas/StreamEvent"}}
             }
           },
           "400": {"$ref": "#/components/responses/Error"},
@@ -73,7 +73,7 @@ constexpr const char* kDocument = R"json({
             "description": "the chat completion, or with stream=true a text/event-stream of chunks ending in data: [DONE]",
             "content": {
               "application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletionResponse"}},
-              "text/event-stream": {"schema": {"type": "string"}}
+              "text/event-stream": {"schema": {"$ref": "#/components/schemas/StreamEvent"}}
             }
           },
           "400": {"$ref": "#/components/responses/Error"},
@@ -107,6 +107,12 @@ constexpr const char* kDocument = R"json({
           }
         }
       },
+      "StreamEvent": {
+        "type": "object",
+        "description": "one server-sent event: data is a JSON chunk (the response's shape, object *.chunk for chat) or [DONE]",
+        "required": ["data"],
+        "properties": {"data": {"type": "string"}, "event": {"type": "string"}}
+      },
       "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["ok", "draining"]}}},
       "Model": {
         "type": "object",
@@ -138,10 +144,18 @@ constexpr const char* kDocument = R"json({
         "type": "object",
         "required": ["prompt"],
         "properties": {
-          "model": {"type": "string", "description": "the served model's name (optional)"},
-          "prompt": {"oneOf": [{"type": "string"}, {"$ref": "#/components/schemas/TokenIds"}]},
+          "model": {"type": "string", "nullable": true, "description": "the served model's name (optional)"},
+          "prompt": {
+            "description": "text (empty: generate from BOS, where the model has one), token ids, or a batch of exactly one of those",
+            "oneOf": [
+              {"type": "string"},
+              {"$ref": "#/components/schemas/TokenIds"},
+              {"type": "array", "minItems": 1, "maxItems": 1, "items": {"type": "string"}},
+              {"type": "array", "minItems": 1, "maxItems": 1, "items": {"$ref": "#/components/schemas/TokenIds"}}
+            ]
+          },
           "max_tokens": {"type": "integer", "minimum": 1, "maximum": 0, "nullable": true, "description": "default 16; 0 is allowed with echo (scoring only)"},
-          "temperature": {"type": "number", "minimum": 0, "maximum": 2, "nullable": true},
+          "temperature": {"type": "number", "minimum": 0, "nullable": true},
           "top_p": {"type": "number", "minimum": 0, "exclusiveMinimum": true, "maximum": 1, "nullable": true},
           "top_k": {"type": "integer", "minimum": -1, "nullable": true, "description": "-1 or 0: off"},
           "min_p": {"type": "number", "minimum": 0, "maximum": 1, "nullable": true},
@@ -152,7 +166,7 @@ constexpr const char* kDocument = R"json({
           "echo": {"type": "boolean", "nullable": true},
           "stream": {"type": "boolean", "nullable": true},
           "stream_options": {"$ref": "#/components/schemas/StreamOptions"},
-          "n": {"type": "integer", "enum": [1], "nullable": true},
+          "n": {"type": "integer", "enum": [1, null], "nullable": true},
           "ignore_eos": {"type": "boolean", "nullable": true},
           "return_token_ids": {"type": "boolean", "nullable": true},
           "user": {"type": "string", "nullable": true}
@@ -163,19 +177,19 @@ constexpr const char* kDocument = R"json({
         "required": ["role", "content"],
         "properties": {
           "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool"]},
-          "content": {"type": "string"},
-          "name": {"type": "string"}
+          "content": {"type": "string", "nullable": true, "description": "null only for assistant messages"},
+          "name": {"type": "string", "nullable": true}
         }
       },
       "ChatCompletionRequest": {
         "type": "object",
         "required": ["messages"],
         "properties": {
-          "model": {"type": "string"},
+          "model": {"type": "string", "nullable": true},
           "messages": {"type": "array", "minItems": 1, "maxItems": 64, "items": {"$ref": "#/components/schemas/ChatMessage"}},
           "max_tokens": {"type": "integer", "minimum": 1, "maximum": 0, "nullable": true},
           "max_completion_tokens": {"type": "integer", "minimum": 1, "maximum": 0, "nullable": true},
-          "temperature": {"type": "number", "minimum": 0, "maximum": 2, "nullable": true},
+          "temperature": {"type": "number", "minimum": 0, "nullable": true},
           "top_p": {"type": "number", "minimum": 0, "exclusiveMinimum": true, "maximum": 1, "nullable": true},
           "top_k": {"type": "integer", "minimum": -1, "nullable": true},
           "min_p": {"type": "number", "minimum": 0, "maximum": 1, "nullable": true},
@@ -185,7 +199,7 @@ constexpr const char* kDocument = R"json({
           "top_logprobs": {"type": "integer", "minimum": 0, "maximum": 20, "nullable": true, "description": "needs logprobs: true"},
           "stream": {"type": "boolean", "nullable": true},
           "stream_options": {"$ref": "#/components/schemas/StreamOptions"},
-          "n": {"type": "integer", "enum": [1], "nullable": true},
+          "n": {"type": "integer", "enum": [1, null], "nullable": true},
           "ignore_eos": {"type": "boolean", "nullable": true},
           "return_token_ids": {"type": "boolean", "nullable": true},
           "user": {"type": "string", "nullable": true}

@@ -1,5 +1,7 @@
 #include "server/served_model.h"
 
+#include <algorithm>
+
 #include "server/api_error.h"
 #include "util/error.h"
 
@@ -38,9 +40,10 @@ std::unique_ptr<ServedModel> ServedModel::load(const std::string& model_path, co
   return m;
 }
 
-ModelLimits model_limits(const ServedModel& m, const Engine& engine) {
+ModelLimits model_limits(const ServedModel& m, const Engine& engine, int max_model_len) {
   ModelLimits l;
   l.context_length = m.model->config.max_seq_len;
+  if (max_model_len > 0) l.context_length = std::min(l.context_length, max_model_len);
   l.vocab_size = m.model->config.vocab_size;
   const EngineStats s = engine.stats();
   l.kv_capacity_tokens = s.kv_blocks_total * engine.options().block_size;

@@ -33,7 +33,8 @@ struct ServedModel {
                                            const std::string& served_name);
 };
 
-ModelLimits model_limits(const ServedModel& m, const Engine& engine);
+// max_model_len > 0 caps the context a request may use (prompt + max_tokens) below the model's.
+ModelLimits model_limits(const ServedModel& m, const Engine& engine, int max_model_len = 0);
 
 // Tokenizes req's prompt (completions: BOS where the tokenizer adds one, special tokens parsed as HF does; chat:
 // the rendered template) into req.prompt_tokens and finalizes the request. Throws ApiError.

@@ -26,6 +26,15 @@ void send_error(httplib::Response& res, const ApiError& e) {
 }
 
 // The metrics label of a request path: the known routes, else "other" (never the raw, unbounded path).
+// The methods each route answers (a known route asked with another method gets 405).
+const char* allowed_methods(const std::string& path) {
+  if (path == "/v1/completions" || path == "/v1/chat/completions") return "POST";
+  if (path == "/health" || path == "/metrics" || path == "/openapi.json" || path == "/v1/models" ||
+      path.rfind("/v1/models/", 0) == 0)
+    return "GET";
+  return nullptr;
+}
+
 std::string route_label(const std::string& path) {
   for (const char* p :
        {"/v1/completions", "/v1/chat/completions", "/v1/models", "/health", "/metrics", "/openapi.json"})
@@ -43,6 +52,7 @@ void ServerOptions::validate() const {
   if (http_threads < 0) fail("--http-threads", "must be >= 0");
   if (!(drain_timeout_s >= 0)) fail("--drain-timeout", "must be >= 0");
   if (keep_alive_timeout_s < 0) fail("--keep-alive-timeout", "must be >= 0");
+  if (max_model_len < 0) fail("--max-model-len", "must be >= 0");
 }
 
 Ticket::~Ticket() {
@@ -53,7 +63,7 @@ Server::Impl::Impl(const ServedModel& m, const EngineOptions& eo, const ServerOp
   opt.validate();
   engine = std::make_unique<Engine>(*m.model, m.tokenizer.get(), eo);
   fp = compute_fingerprint(*m.model, m.tokenizer_path, *engine);
-  limits = model_limits(m, *engine);
+  limits = model_limits(m, *engine, opt.max_model_len);
   if (!opt.audit_log.empty()) audit = std::make_unique<AuditLog>(opt.audit_log);
   admit_limit = eo.max_running + opt.max_queue;
   started_at =
@@ -111,7 +121,24 @@ void Server::Impl::routes() {
       httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
         std::string message, code;
+        // httplib answers 400 to methods it has no handlers for (TRACE, ...) and 404 to a known path asked with
+        // another method: say 405 for a known path, 404 for an unknown one.
+        const char* allowed = allowed_methods(req.path);
+        const bool other_method = req.method != "GET" && req.method != "HEAD" && req.method != "POST" &&
+                                  req.method != "PUT" && req.method != "DELETE" && req.method != "OPTIONS" &&
+                                  req.method != "PATCH";
+        if ((res.status == 404 || (res.status == 400 && other_method)) && allowed != nullptr && req.method != allowed &&
+            !(req.method == "HEAD" && std::string(allowed) == "GET")) {
+          res.status = 405;
+          res.set_header("Allow", allowed);
+        } else if (res.status == 400 && other_method) {
+          res.status = 404;
+        }
         switch (res.status) {
+          case 405:
+            message = "method " + req.method + " is not allowed on " + req.path + " (allowed: " + allowed + ")";
+            code = "method_not_allowed";
+            break;
           case 404:
             message = "no route " + req.method + " " + req.path;
             code = "not_found";

@@ -21,11 +21,12 @@ struct ServerOptions {
   int port = 8000;        // 0: any free port (bind() says which)
   std::string api_key;    // non-empty: /v1 routes need "Authorization: Bearer <key>"
   std::string audit_log;  // non-empty: append one JSON line per finished request
-  int max_queue = 256;    // requests waiting beyond the running batch before 429
+  int max_queue = 512;    // requests waiting beyond the running batch before 429
   size_t max_body_bytes = size_t{8} << 20;
   int http_threads = 0;  // 0: max_running + max_queue + 16
   double drain_timeout_s = 30;
   int keep_alive_timeout_s = 5;
+  int max_model_len = 0;  // > 0: the most tokens (prompt + completion) a request may use, below the model's context
 
   void validate() const;  // throws Error naming the option
 };

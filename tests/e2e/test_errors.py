@@ -82,11 +82,20 @@ def test_body_over_the_limit_is_413(make_server, stories_model):
 
 
 def test_unknown_route_is_404(stories_server):
-    for method, path in (("GET", "/v1/nothing"), ("POST", "/v2/completions"), ("GET", "/v1/completions")):
+    for method, path in (("GET", "/v1/nothing"), ("POST", "/v2/completions"), ("DELETE", "/nothing")):
         got, body, _ = stories_server.request(method, path, raw=b"{}" if method == "POST" else None)
         assert got == 404, (method, path)
         check_error_body(body, 404)
     assert stories_server.get("/health")[0] == 200
+
+
+def test_wrong_method_on_a_route_is_405(stories_server):
+    for method, path, allowed in (("GET", "/v1/completions", "POST"), ("POST", "/health", "GET"),
+                                  ("TRACE", "/v1/models", "GET")):
+        got, body, headers = stories_server.request(method, path, raw=b"" if method != "GET" else None)
+        assert got == 405, (method, path)
+        assert headers.get("Allow") == allowed
+        check_error_body(body, 405)
 
 
 def test_api_key(make_server, stories_model):
