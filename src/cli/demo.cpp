@@ -60,12 +60,11 @@ std::string delta_text(double v) {
   return buf;
 }
 
-void print_summary(const app::DemoResult& r, const app::ModelBundle& bundle, const std::string& prompt_text,
+void print_summary(const app::DemoResult& r, const app::ModelBundle& bundle, const std::string& prompt_text, bool chat,
                    int prompt_tokens) {
   const app::DemoOptions& o = r.options;
-  std::printf(
-      "verbatim demo: %d identical greedy requests (\"%s\" as a chat, %d prompt tokens, %d output tokens each)\n",
-      o.runs, prompt_text.c_str(), prompt_tokens, o.max_tokens);
+  std::printf("verbatim demo: %d identical greedy requests (\"%s\"%s, %d prompt tokens, %d output tokens each)\n",
+              o.runs, prompt_text.c_str(), chat ? " as a chat" : "", prompt_tokens, o.max_tokens);
   std::printf("  beside %d background requests of random lengths arriving at random steps (seed %llu)\n", r.background,
               static_cast<unsigned long long>(o.seed));
   std::printf("  model: %s\n", bundle.description.c_str());
@@ -170,7 +169,7 @@ int run(DemoCliOptions& opt) {
   if (opt.json)
     std::printf("%s\n", to_json(r, bundle, prompt_tokens).dump().c_str());
   else
-    print_summary(r, bundle, opt.prompt, prompt_tokens);
+    print_summary(r, bundle, opt.prompt, app::chat_prompt_text(bundle, opt.prompt) != opt.prompt, prompt_tokens);
   if (!opt.report.empty()) {
     const std::string html =
         app::demo_report_html(r, {.model = bundle.description, .prompt = opt.prompt, .prompt_tokens = prompt_tokens});
