@@ -13,7 +13,11 @@ int main(int argc, char** argv) {
   verbatim::cli::register_generate(app, exit_code);
   verbatim::cli::register_tokenize(app, exit_code);
   verbatim::cli::register_synth(app, exit_code);
+  verbatim::cli::register_serve(app, exit_code);
+  verbatim::cli::register_replay(app, exit_code);
   verbatim::cli::register_chat_template(app, exit_code);
+  verbatim::cli::register_demo(app, exit_code);
+  verbatim::cli::register_bench(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
