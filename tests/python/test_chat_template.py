@@ -468,10 +468,94 @@ def random_templates(n, seed=20261201):
     return out
 
 
+def random_valid_templates(n, seed=7):
+    """Random templates that mostly render: defined values only, statements nested with loop variables, macros,
+    namespaces and every whitespace-control combination (the layout logic of real chat templates)."""
+    rng = random.Random(seed)
+    strs = ["'a'", "'B c'", "'  s p  '", "bos_token", "m.role", "m.content", "'x\\ny'", "''", "(m.content|trim)"]
+    others = ["1", "2", "messages|length", "loop.index", "loop.index0", "ns.n", "[1, 'b']", "true", "none",
+              "loop.first", "loop.last", "(messages|length - 1)"]
+    sfilters = ["trim", "upper", "lower", "length", "tojson", "title", "capitalize", "replace(' ', '_')",
+                "default('d')", "first", "last", "reverse", "list|length", "string"]
+    smethods = ["strip()", "lstrip()", "rstrip('\\n')", "split(' ')|join('+')", "startswith('a')", "upper()",
+                "endswith('c')", "split('\\n')[-1]", "find('a')", "count(' ')"]
+
+    def sexpr(d=0):
+        r = rng.random()
+        base = rng.choice(strs)
+        if d > 2 or r < 0.3:
+            return base
+        if r < 0.5:
+            return f"{sexpr(d + 1)}|{rng.choice(sfilters)}"
+        if r < 0.65:
+            return f"({sexpr(d + 1)}).{rng.choice(smethods)}"
+        if r < 0.8:
+            return f"{sexpr(d + 1)} ~ {rng.choice(others + strs)}"
+        if r < 0.9:
+            return f"({sexpr(d + 1)} if {cond()} else {sexpr(d + 1)})"
+        return f"{sexpr(d + 1)} + {sexpr(d + 1)}"
+
+    def cond():
+        return rng.choice(["loop.first", "loop.last", "not loop.first", "m.role == 'user'", "m.role != 'system'",
+                           "ns.n > 1", "m.content", "'think' in m.content", "m.content.startswith('<')",
+                           "add_generation_prompt", "loop.index0 > 0 and m.role == 'assistant'", "ns.flag",
+                           "m.reasoning is defined", "m.reasoning is not defined or m.role == 'user'"])
+
+    def tag(kind, body):
+        l = rng.choice(["", "", "-", "+"]) if kind == "%" else rng.choice(["", "-"])
+        r = rng.choice(["", "", "-", "+"]) if kind == "%" else rng.choice(["", "-"])
+        return ("{%" if kind == "%" else "{{") + l + " " + body + " " + r + ("%}" if kind == "%" else "}}")
+
+    ws = ["", "", " ", "\n", "\n    ", "    ", "\n\n", "\t", " x ", "\n  y\n"]
+
+    def stmts(d):
+        out = []
+        for _ in range(rng.randint(1, 3)):
+            out.append(rng.choice(ws))
+            r = rng.random()
+            if d >= 3 or r < 0.35:
+                out.append(tag("{", sexpr()))
+            elif r < 0.55:
+                out.append(tag("%", "if " + cond()) + stmts(d + 1))
+                if rng.random() < 0.4:
+                    out.append(tag("%", "elif " + cond()) + stmts(d + 1))
+                if rng.random() < 0.5:
+                    out.append(tag("%", "else") + stmts(d + 1))
+                out.append(tag("%", "endif"))
+            elif r < 0.7:
+                out.append(tag("%", "set ns.n = ns.n + " + rng.choice(["1", "loop.index", "m.content|length"])))
+            elif r < 0.78:
+                out.append(tag("%", "set ns.flag = " + cond()))
+            elif r < 0.86:
+                out.append(tag("%", "set v = " + sexpr()) + tag("{", "v"))
+            elif r < 0.93:
+                out.append(tag("{", "show(m" + (", " + sexpr() if rng.random() < 0.5 else "") + ")"))
+            else:
+                out.append(rng.choice(["{# c #}", "{#- c -#}", "{#- c #}", "{# c -#}"]))
+            out.append(rng.choice(ws))
+        return "".join(out)
+
+    out = []
+    for _ in range(n):
+        macro = ("{%- macro show(m, sep='|') -%}" + rng.choice(["", "\n  "]) + "[{{ m.role }}{{ sep }}" +
+                 "{{ m.content|trim }}]" + rng.choice(["", "\n"]) + "{%- endmacro %}" + rng.choice(["", "\n"]))
+        it = rng.choice(["messages", "messages[::-1]", "messages[1:]", "messages if messages else []"])
+        body = (macro + "{%- set ns = namespace(n=0, flag=false) %}" + rng.choice(ws) + tag("%", f"for m in {it}") +
+                stmts(0) + tag("%", "endfor") + rng.choice(ws) + tag("%", "if add_generation_prompt") +
+                rng.choice(ws) + tag("{", "'<gen>' ~ ns.n") + rng.choice(ws) + tag("%", "endif") + rng.choice(ws))
+        out.append(body)
+    return out
+
+
 def random_cases():
     conv = [{"role": "system", "content": " sys "}, {"role": "user", "content": "a,b c"},
             {"role": "assistant", "content": "<think>\nt\n</think>\n\nans"}]
-    return [{"template": t, "messages": conv, "bos": "<s>", "name": "random"} for t in random_templates(1500)]
+    convs = [conv, [{"role": "user", "content": " hi there "},
+                    {"role": "assistant", "content": "<think>\nx\n</think>\n\nyes", "reasoning": "r"},
+                    {"role": "user", "content": "ü\nline"}], []]
+    return ([{"template": t, "messages": conv, "bos": "<s>", "name": "random"} for t in random_templates(1500)] +
+            [{"template": t, "messages": convs[i % 3], "bos": "<s>", "add_generation_prompt": i % 2 == 0,
+              "name": "random-valid"} for i, t in enumerate(random_valid_templates(1500))])
 
 
 def check(verbatim, cases):

@@ -78,6 +78,8 @@ Value slice(Interpreter& in, const Value& obj, const Value& start, const Value& 
   if (obj.kind == Kind::String) {
     cps = decode_utf8(obj.s);
     n = static_cast<int64_t>(cps.size());
+  } else if (obj.is_sequence() && !obj.s.empty() && obj.s.rfind("range(", 0) != 0) {
+    throw Error("'" + obj.s + "' object is not subscriptable");
   } else if (obj.is_sequence()) {
     n = static_cast<int64_t>(obj.list->size());
   } else if (obj.kind == Kind::Dict) {

@@ -162,6 +162,8 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, ValueLi
   const char* n = name.c_str();
   if (name == "length" || name == "count") {
     Args p(n, a, k, {});
+    if (v.kind == Kind::List && v.s == "list_reverseiterator")
+      throw Error("object of type 'list_reverseiterator' has no len()");
     return Value::integer(static_cast<int64_t>(py_len(v)));
   }
   if (name == "trim") {
@@ -274,6 +276,8 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, ValueLi
   }
   if (name == "first" || name == "last") {
     Args p(n, a, k, {});
+    if (name == "last" && v.kind == Kind::List && v.s == "list_reverseiterator")
+      throw Error("'list_reverseiterator' object is not reversible");
     ValueList items = iterate(*this, v);
     if (items.empty()) return Value::undefined(std::string("No ") + n + " item, sequence was empty.");
     return name == "first" ? items.front() : items.back();
@@ -295,7 +299,9 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, ValueLi
     if (v.kind == Kind::String) return slice(*this, v, Value::none(), Value::none(), Value::integer(-1));
     ValueList items = iterate(*this, v);
     std::reverse(items.begin(), items.end());
-    return Value::make_list(std::move(items));
+    Value r = Value::make_list(std::move(items));
+    r.s = "list_reverseiterator";  // jinja2 returns reversed(value): iterable, but without len() or reversed()
+    return r;
   }
   if (name == "sort" || name == "unique" || name == "min" || name == "max") {
     bool is_sort = name == "sort";

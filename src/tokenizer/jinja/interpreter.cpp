@@ -345,6 +345,8 @@ Value Interpreter::getitem(const Value& obj, const Value& key) {
     case Kind::List:
     case Kind::Tuple:
     case Kind::String:
+      // Dict views and iterators do not index (Python's TypeError, which jinja2 turns into Undefined).
+      if (obj.kind == Kind::List && !obj.s.empty() && obj.s.rfind("range(", 0) != 0) break;
       if (key.kind == Kind::Int || key.kind == Kind::Bool) {
         int64_t i = to_index(key);
         if (obj.kind == Kind::String) {
