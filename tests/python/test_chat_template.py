@@ -427,7 +427,8 @@ def random_templates(n, seed=20261201):
             return base + "[" + rng.choice(["0", "-1", "1:", "::-1", ":2", "'role'"]) + "]"
         return f"[{expr(d + 1)}, {expr(d + 1)}]"
 
-    ws = ["", " ", "  ", "\n", "\n  ", " \n", "\t", "\n\n", "x", "a\n b"]
+    ws = ["", " ", "  ", "\n", "\n  ", " \n", "\t", "\n\n", "x", "a\n b", "\r\n ", "\u00a0", " \u3000\n", "\x0c",
+          "\r"]
 
     def open_(k):
         return "{" + k + rng.choice(["", "", "-", "+"]) + " "
