@@ -106,6 +106,7 @@ std::string ChatTemplate::render_json(const nlohmann::ordered_json& messages, co
   set("add_generation_prompt", Value::boolean(opt.add_generation_prompt));
   if (!bos_.empty()) set("bos_token", Value::string(bos_));
   if (!eos_.empty()) set("eos_token", Value::string(eos_));
+  for (const auto& [name, text] : specials_) set(name, Value::string(text));
   for (auto it = opt.extra.begin(); it != opt.extra.end(); ++it) set(it.key(), from_json(it.value()));
   jinja::Interpreter in(jinja::Limits{}, opt.now_unix);
   try {
@@ -121,6 +122,7 @@ std::optional<ChatTemplate> load_chat_template(const std::string& model_path, co
   std::error_code ec;
   if (fs::is_directory(model_path, ec)) {
     const fs::path dir(model_path);
+    std::vector<std::pair<std::string, std::string>> specials;
     std::optional<std::string> source;
     const fs::path cfg_path = dir / "tokenizer_config.json";
     if (fs::exists(cfg_path, ec)) {
@@ -132,6 +134,8 @@ std::optional<ChatTemplate> load_chat_template(const std::string& model_path, co
       }
       if (!cfg.is_object()) fail(cfg_path.string(), "not a JSON object");
       bos = special_token(cfg, "bos_token");
+      for (const char* key : {"unk_token", "pad_token"})
+        if (std::string v = special_token(cfg, key); !v.empty()) specials.emplace_back(key, v);
       eos = special_token(cfg, "eos_token");
       auto it = cfg.find("chat_template");
       if (it != cfg.end() && it->is_string()) {
@@ -148,7 +152,9 @@ std::optional<ChatTemplate> load_chat_template(const std::string& model_path, co
     if (!source && fs::exists(dir / "chat_template.jinja", ec))
       source = read_text_file((dir / "chat_template.jinja").string(), 16u << 20);
     if (!source) return std::nullopt;
-    return ChatTemplate::parse(*source, bos, eos);
+    ChatTemplate t = ChatTemplate::parse(*source, bos, eos);
+    t.specials_ = std::move(specials);
+    return t;
   }
   if (model_path.size() >= 5 && model_path.compare(model_path.size() - 5, 5, ".gguf") == 0) {
     gguf::File f(model_path);

@@ -5,8 +5,9 @@
 // (Qwen2.5/Qwen3), Llama 3 and SmolLM2 families for models that carry none.
 //
 // Variables the template sees: messages, tools (none unless given), documents (none), add_generation_prompt,
-// bos_token / eos_token (when the model names them), then every key of ChatTemplateOptions::extra (which may
-// override the others, e.g. "tools", "enable_thinking", "date_string").
+// bos_token / eos_token (and unk_token / pad_token from tokenizer_config.json) when the model names them, then
+// every key of ChatTemplateOptions::extra (which may override the others: "tools", "enable_thinking",
+// "date_string", ...). A ChatTemplate is immutable after parse: render() may run on many threads at once.
 #pragma once
 
 #include <cstdint>
@@ -55,7 +56,10 @@ class ChatTemplate {
   const std::string& eos_token() const { return eos_; }
 
  private:
+  friend std::optional<ChatTemplate> load_chat_template(const std::string&, const Tokenizer&);
   std::string source_, bos_, eos_;
+  // More named special tokens transformers passes (unk_token, pad_token), from tokenizer_config.json.
+  std::vector<std::pair<std::string, std::string>> specials_;
   std::shared_ptr<const std::vector<std::unique_ptr<jinja::Node>>> body_;
 };
 

@@ -287,11 +287,12 @@ class ChatTemplateLoad : public ::testing::Test {
 TEST_F(ChatTemplateLoad, FromTokenizerConfigStringOrDefaultOfList) {
   auto tok = load_tokenizer(dir_.string());
   EXPECT_FALSE(load_chat_template(dir_.string(), *tok).has_value());  // no tokenizer_config.json: no template
-  write("tokenizer_config.json", R"({"bos_token": "<s>", "eos_token": {"content": "</s>"},
-                                     "chat_template": "{{ bos_token }}|{{ eos_token }}|{{ messages[0].content }}"})");
+  write("tokenizer_config.json", R"({"bos_token": "<s>", "eos_token": {"content": "</s>"}, "pad_token": "<pad>",
+      "unk_token": null,
+      "chat_template": "{{ bos_token }}|{{ eos_token }}|{{ pad_token }}|{{ unk_token is defined }}|{{ messages[0].content }}"})");
   auto t = load_chat_template(dir_.string(), *tok);
   ASSERT_TRUE(t.has_value());
-  EXPECT_EQ(t->render({{"user", "x"}}), "<s>|</s>|x");
+  EXPECT_EQ(t->render({{"user", "x"}}), "<s>|</s>|<pad>|False|x");
   write("tokenizer_config.json", R"({"chat_template": [{"name": "tool_use", "template": "T"},
                                                         {"name": "default", "template": "D"}]})");
   EXPECT_EQ(load_chat_template(dir_.string(), *tok)->render({}), "D");

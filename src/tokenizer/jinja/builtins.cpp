@@ -47,6 +47,8 @@ bool contains(Interpreter& in, const Value& container, const Value& item) {
         throw Error(std::string("'in <string>' requires string as left operand, not ") + type_name(item));
       return container.s.find(item.s) != std::string::npos;
     case Kind::Dict:
+      if ((item.kind == Kind::List && item.s.rfind("range(", 0) != 0) || item.kind == Kind::Dict)
+        throw Error(std::string("unhashable type: '") + type_name(item) + "'");
       return container.find(item) != nullptr;
     case Kind::Undefined:
       return false;
@@ -76,11 +78,16 @@ Value slice(Interpreter& in, const Value& obj, const Value& start, const Value& 
   if (obj.kind == Kind::String) {
     cps = decode_utf8(obj.s);
     n = static_cast<int64_t>(cps.size());
+  } else if (obj.is_sequence() && !obj.s.empty() && obj.s.rfind("range(", 0) != 0) {
+    throw Error("'" + obj.s + "' object is not subscriptable");
   } else if (obj.is_sequence()) {
     n = static_cast<int64_t>(obj.list->size());
+  } else if (obj.kind == Kind::Dict) {
+    throw Error("unhashable type: 'slice'");  // jinja2 slices bypass its getitem: Python's own errors
+  } else if (obj.kind == Kind::Undefined) {
+    throw Error(obj.s.empty() ? std::string("value is undefined") : obj.s);
   } else {
-    // jinja2: the subscript raises TypeError, which it turns into Undefined.
-    return Value::undefined("'" + std::string(type_name(obj)) + " object' has no element slice");
+    throw Error(std::string("'") + type_name(obj) + "' object is not subscriptable");
   }
   // CPython's PySlice_AdjustIndices.
   auto adjust = [&](std::optional<int64_t> v, int64_t dflt) {
@@ -570,7 +577,9 @@ Value method(Interpreter& in, const Value& obj, const std::string& name) {
           else
             out.push_back(name == "keys" ? key : v);
         }
-        return Value::make_list(std::move(out));
+        Value view = Value::make_list(std::move(out));
+        view.s = "dict_" + name;  // printed as Python prints the view: dict_items([...])
+        return view;
       });
     if (name == "copy") return bound(name, [self](Interpreter&, ValueList&, KwArgs&) { return self; });
     for (const char* u : kUnsafeDict)
@@ -627,7 +636,11 @@ std::vector<std::pair<std::string, Value>> default_globals() {
         in.charge(static_cast<int64_t>(count));
         ValueList out;
         for (int64_t i = 0; i < static_cast<int64_t>(count); ++i) out.push_back(Value::integer(v[0] + i * v[2]));
-        return Value::make_list(std::move(out));
+        Value r = Value::make_list(std::move(out));
+        // Printed as Python prints a range object.
+        r.s = "range(" + std::to_string(v[0]) + ", " + std::to_string(v[1]) +
+              (v[2] != 1 ? ", " + std::to_string(v[2]) : std::string()) + ")";
+        return r;
       }));
   auto dict_from = [](const char* fname, ValueList& a, KwArgs& k) {
     std::vector<std::pair<Value, Value>> items;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 
 #include "tokenizer/jinja/args.h"
 #include "tokenizer/jinja/builtins.h"
@@ -161,6 +162,8 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, ValueLi
   const char* n = name.c_str();
   if (name == "length" || name == "count") {
     Args p(n, a, k, {});
+    if (v.kind == Kind::List && v.s == "list_reverseiterator")
+      throw Error("object of type 'list_reverseiterator' has no len()");
     return Value::integer(static_cast<int64_t>(py_len(v)));
   }
   if (name == "trim") {
@@ -273,6 +276,8 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, ValueLi
   }
   if (name == "first" || name == "last") {
     Args p(n, a, k, {});
+    if (name == "last" && v.kind == Kind::List && v.s == "list_reverseiterator")
+      throw Error("'list_reverseiterator' object is not reversible");
     ValueList items = iterate(*this, v);
     if (items.empty()) return Value::undefined(std::string("No ") + n + " item, sequence was empty.");
     return name == "first" ? items.front() : items.back();
@@ -294,7 +299,9 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, ValueLi
     if (v.kind == Kind::String) return slice(*this, v, Value::none(), Value::none(), Value::integer(-1));
     ValueList items = iterate(*this, v);
     std::reverse(items.begin(), items.end());
-    return Value::make_list(std::move(items));
+    Value r = Value::make_list(std::move(items));
+    r.s = "list_reverseiterator";  // jinja2 returns reversed(value): iterable, but without len() or reversed()
+    return r;
   }
   if (name == "sort" || name == "unique" || name == "min" || name == "max") {
     bool is_sort = name == "sort";
@@ -323,8 +330,15 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, ValueLi
     }
     if (name == "unique") {
       ValueList out, seen;
+      std::function<void(const Value&)> hashable = [&](const Value& h) {  // unique() keeps a Python set
+        if ((h.kind == Kind::List && h.s.rfind("range(", 0) != 0) || h.kind == Kind::Dict || h.kind == Kind::Namespace)
+          throw Error(std::string("unhashable type: '") + type_name(h) + "'");
+        if (h.kind == Kind::Tuple)
+          for (const auto& e : *h.list) hashable(e);
+      };
       for (auto& x : items) {
         Value kx = key(x);
+        hashable(kx);
         bool dup = false;
         for (const auto& s : seen)
           if (equal(s, kx)) dup = true;
@@ -361,7 +375,7 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, ValueLi
     return Value::make_list(std::move(out));
   }
   if (name == "map") {
-    ValueList items = iterate(*this, v);
+    ValueList items = truthy(v) ? iterate(*this, v) : ValueList{};  // jinja2: `if value:` before iterating
     ValueList out;
     bool by_attr = false;
     Value attribute, dflt;
@@ -397,7 +411,7 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, ValueLi
     size_t off = attr ? 1 : 0;
     if (attr && a.empty()) throw Error("Missing parameter for attribute name");
     ValueList out;
-    for (auto& x : iterate(*this, v)) {
+    for (auto& x : truthy(v) ? iterate(*this, v) : ValueList{}) {  // jinja2: `if seq:` before iterating
       Value item = attr ? attr_path(*this, x, a[0]) : x;
       bool ok;
       if (a.size() <= off) {
@@ -434,6 +448,10 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, ValueLi
     Value prec = p.get(0, Value::integer(0));
     if (prec.kind != Kind::Int) throw Error("round: precision must be an integer");
     return do_round(v, prec.i, to_str(p.get(1, Value::string("common"))));
+  }
+  if ((name == "int" || name == "float") && v.is_undefined()) {
+    // int(Undefined) raises UndefinedError, which jinja2's fallbacks do not catch.
+    throw Error(v.s.empty() ? std::string("value is undefined") : v.s);
   }
   if (name == "int") {
     Args p(n, a, k, {"default", "base"});
@@ -478,7 +496,10 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, ValueLi
     } else {
       throw Error("indent width must be an integer or a string");
     }
-    std::string s = to_str(v) + "\n";
+    // jinja2 appends "\n" to the value itself: anything but a string fails there.
+    if (v.kind != Kind::String)
+      throw Error(std::string("unsupported operand type(s) for +=: '") + type_name(v) + "' and 'str'");
+    std::string s = v.s + "\n";
     ValueList none;
     KwArgs nokw;
     ValueList lines = call(method(*this, Value::string(s), "splitlines"), none, nokw).items();
@@ -546,8 +567,9 @@ bool Interpreter::apply_test(const std::string& name, const Value& v, ValueList&
   if (name == "mapping") return noargs(), v.kind == Kind::Dict;
   if (name == "iterable")
     return noargs(), v.kind == Kind::String || v.is_sequence() || v.kind == Kind::Dict || v.is_undefined();
-  if (name == "sequence")
-    return noargs(), v.kind == Kind::String || v.is_sequence() || v.kind == Kind::Dict || v.is_undefined();
+  if (name == "sequence")  // dict views (items/keys/values) have no __getitem__
+    return noargs(), v.kind == Kind::String || (v.is_sequence() && (v.s.empty() || v.s.rfind("range(", 0) == 0)) ||
+                         v.kind == Kind::Dict || v.is_undefined();
   if (name == "callable") return noargs(), v.kind == Kind::Callable;
   if (name == "escaped") return noargs(), false;
   if (name == "lower" || name == "upper") {
@@ -558,10 +580,8 @@ bool Interpreter::apply_test(const std::string& name, const Value& v, ValueList&
   }
   if (name == "odd" || name == "even") {
     noargs();
-    if (v.kind != Kind::Int && v.kind != Kind::Bool)
-      throw Error(std::string("unsupported operand type(s) for %: '") + type_name(v) + "' and 'int'");
-    Value m = binary_op(*this, "%", v, Value::integer(2));
-    return (m.i == 1) == (name == "odd");
+    Value m = binary_op(*this, "%", v, Value::integer(2));  // jinja2: value % 2 == 1 (floats too)
+    return equal(m, Value::integer(name == "odd" ? 1 : 0));
   }
   if (name == "divisibleby") {
     Value d = Args(n, a, k, {"num"}).required(0);

@@ -345,6 +345,8 @@ Value Interpreter::getitem(const Value& obj, const Value& key) {
     case Kind::List:
     case Kind::Tuple:
     case Kind::String:
+      // Dict views and iterators do not index (Python's TypeError, which jinja2 turns into Undefined).
+      if (obj.kind == Kind::List && !obj.s.empty() && obj.s.rfind("range(", 0) != 0) break;
       if (key.kind == Kind::Int || key.kind == Kind::Bool) {
         int64_t i = to_index(key);
         if (obj.kind == Kind::String) {
@@ -540,8 +542,8 @@ Value binary_op(Interpreter& in, const std::string& op, const Value& a, const Va
       in.charge(static_cast<int64_t>((a.s.size() + b.s.size()) / 16));
       return Value::string(a.s + b.s);
     }
-    if (a.is_sequence() && a.kind == b.kind) {
-      in.check_size((a.list->size() + b.list->size()) * 16);
+    if (a.is_sequence() && a.kind == b.kind && a.s.empty() && b.s.empty()) {  // (not ranges or dict views)
+      in.check_size((a.list->size() + b.list->size()) * sizeof(Value));
       ValueList l = *a.list;
       l.insert(l.end(), b.list->begin(), b.list->end());
       in.charge(static_cast<int64_t>(l.size()));
@@ -567,16 +569,17 @@ Value binary_op(Interpreter& in, const std::string& op, const Value& a, const Va
     if (nums) return Value::number(num(a) * num(b));
     const Value* seq = nullptr;
     int64_t times = 0;
-    if ((a.kind == Kind::String || a.is_sequence()) && (b.kind == Kind::Int || b.kind == Kind::Bool)) {
+    if ((a.kind == Kind::String || (a.is_sequence() && a.s.empty())) && (b.kind == Kind::Int || b.kind == Kind::Bool)) {
       seq = &a;
       times = y;
-    } else if ((b.kind == Kind::String || b.is_sequence()) && (a.kind == Kind::Int || a.kind == Kind::Bool)) {
+    } else if ((b.kind == Kind::String || (b.is_sequence() && b.s.empty())) &&
+               (a.kind == Kind::Int || a.kind == Kind::Bool)) {
       seq = &b;
       times = x;
     }
     if (!seq) unsupported("*", a, b);
     if (times < 0) times = 0;
-    const size_t unit = seq->kind == Kind::String ? seq->s.size() : seq->list->size() * 16;
+    const size_t unit = seq->kind == Kind::String ? seq->s.size() : seq->list->size() * sizeof(Value);
     if (unit && static_cast<uint64_t>(times) > in.limits().max_output_bytes / unit + 1)
       throw Error("template builds a value over " + std::to_string(in.limits().max_output_bytes) + " bytes");
     in.check_size(unit * static_cast<size_t>(times));

@@ -172,6 +172,10 @@ bool equal(const Value& a, const Value& b) {
     // list == tuple is False in Python.
     return false;
   }
+  if (a.kind == Kind::List) {  // a range or a dict view never equals a list (nor one another)
+    auto family = [](const Value& v) { return v.s.rfind("range(", 0) == 0 ? std::string("range") : v.s; };
+    if (family(a) != family(b)) return false;
+  }
   switch (a.kind) {
     case Kind::Undefined:
     case Kind::None:
@@ -207,8 +211,8 @@ bool less(const Value& a, const Value& b) {
     if (a.kind == Kind::Float || b.kind == Kind::Float) return as_double(a) < as_double(b);
     return as_int(a) < as_int(b);
   }
-  if (a.kind == Kind::String && b.kind == Kind::String) return a.s < b.s;  // UTF-8 order = code point order
-  if (a.is_sequence() && a.kind == b.kind) {
+  if (a.kind == Kind::String && b.kind == Kind::String) return a.s < b.s;   // UTF-8 order = code point order
+  if (a.is_sequence() && a.kind == b.kind && a.s.empty() && b.s.empty()) {  // ranges and dict views do not order
     const auto &x = *a.list, &y = *b.list;
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
       if (equal(x[i], y[i])) continue;
@@ -426,6 +430,13 @@ std::string to_str(const Value& v) {
       return v.s;
     case Kind::List:
     case Kind::Tuple: {
+      // A range() result prints as "range(a, b)"; a dict view as "dict_items([...])".
+      if (v.s.rfind("range(", 0) == 0) return v.s;
+      if (!v.s.empty()) {
+        Value plain = v;
+        plain.s.clear();
+        return v.s + "(" + to_str(plain) + ")";
+      }
       bool tuple = v.kind == Kind::Tuple;
       std::string out = tuple ? "(" : "[";
       for (size_t i = 0; i < v.list->size(); ++i) {
@@ -558,6 +569,10 @@ void json_value(std::string& out, const Value& v, const JsonOptions& opt, int de
       return;
     case Kind::List:
     case Kind::Tuple: {
+      if (!v.s.empty()) {
+        std::string t = v.s.rfind("range(", 0) == 0 ? "range" : v.s;
+        throw Error("Object of type " + t + " is not JSON serializable");
+      }
       if (v.list->empty()) {
         out += "[]";
         return;

@@ -40,7 +40,9 @@ struct Value {
   bool b = false;
   int64_t i = 0;
   double f = 0;
-  std::string s;  // String: the text; Undefined: a hint for error messages (e.g. "'x' is undefined")
+  std::string s;  // String: the text; Undefined: a hint for error messages (e.g. "'x' is undefined"); List:
+                  // "range(a, b)" for a range() result, "dict_items"/"dict_keys"/"dict_values" for a dict view
+                  // (Python prints and serialises those differently), else empty
   std::shared_ptr<const ValueList> list;  // List, Tuple
   std::shared_ptr<const DictItems> dict;  // Dict
   std::shared_ptr<NamespaceObj> ns;       // Namespace (mutable through {% set ns.x = ... %})
