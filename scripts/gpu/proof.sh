@@ -16,7 +16,7 @@ mkdir -p "$out"
 bin=${BIN:-build-gpu/bin}
 backend=${BACKEND:-cuda}
 arch=${ARCH:-qwen3-8b}
-layers=${LAYERS:-0}
+layers=${LAYERS:-}
 n=${N:-1000}
 conc=${CONCURRENCY:-1000}
 max_running=${MAX_RUNNING:-256}
@@ -35,7 +35,7 @@ fi
 
 stamp "synth $arch"
 rm -rf "$model"
-"$bin/verbatim" synth --arch "$arch" --seed 1 --layers "$layers" --out "$model" >"$out/synth.log" 2>&1 ||
+"$bin/verbatim" synth --arch "$arch" --seed 1 ${layers:+--layers "$layers"} --out "$model" >"$out/synth.log" 2>&1 ||
   { tail -5 "$out/synth.log"; stamp "synth failed"; exit 1; }
 
 # One server per mode; bench --url against it; SIGTERM drains it.
