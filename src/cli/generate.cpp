@@ -12,6 +12,7 @@
 #include "cli/sampling_defaults.h"
 #include "engine/engine.h"
 #include "model/model.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 #include "util/mapped_file.h"
@@ -24,6 +25,8 @@ struct GenerateOptions {
   std::string tokenizer;
   std::string prompt;
   std::string prompt_file;
+  bool chat = false;   // the prompt is a user message, rendered with the model's chat template
+  std::string system;  // with --chat: a system message before it
   int max_tokens = 256;
   SamplingParams sampling;
   SamplingSet sampling_set;  // the sampling flags given on the command line
@@ -51,8 +54,24 @@ int run_generate(const GenerateOptions& opt) {
   apply_generation_defaults(req.sampling, opt.sampling_set, model->config.generation);
   req.stop_ids = end_of_sequence_ids(*model, tok.get());
   const int32_t bos = tok->bos_id() >= 0 ? tok->bos_id() : model->config.bos_id;
-  if ((tok->add_bos() || prompt.empty()) && bos >= 0) req.prompt.push_back(bos);
-  for (int32_t id : tok->encode(prompt)) req.prompt.push_back(id);
+  if (opt.chat) {
+    // The conversation rendered with the model's template (or its family's built-in), special tokens parsed; BOS
+    // only where the tokenizer adds one and the template did not write it already.
+    const ChatTemplate tmpl = chat_template_for(
+        opt.model, *tok, default_template_family(arch_name(model->config.arch), model->config.vocab_size));
+    std::vector<ChatMessage> messages;
+    if (!opt.system.empty()) messages.push_back({"system", opt.system});
+    messages.push_back({"user", prompt});
+    const std::string text = tmpl.render(messages);
+    const std::string bos_text = bos >= 0 && bos < tok->vocab_size() ? tok->piece(bos) : std::string();
+    const bool has_bos = !bos_text.empty() && text.compare(0, bos_text.size(), bos_text) == 0;
+    if (tok->add_bos() && bos >= 0 && !has_bos) req.prompt.push_back(bos);
+    for (int32_t id : tok->encode(text, /*parse_special=*/true)) req.prompt.push_back(id);
+  } else {
+    if (!opt.system.empty()) fail("--system", "needs --chat");
+    if ((tok->add_bos() || prompt.empty()) && bos >= 0) req.prompt.push_back(bos);
+    for (int32_t id : tok->encode(prompt)) req.prompt.push_back(id);
+  }
 
   auto is_stop = [&](int32_t id) {
     for (int32_t s : req.stop_ids)
@@ -137,6 +156,10 @@ void register_generate(CLI::App& app, int& exit_code) {
                   "tokenizer.json, GGUF or llama2.c tokenizer .bin (default: the model's)");
   auto* p = cmd->add_option("--prompt", opt->prompt, "prompt text (default: empty, start from BOS)");
   cmd->add_option("--prompt-file", opt->prompt_file, "read the prompt from this file")->excludes(p);
+  cmd->add_flag("--chat", opt->chat,
+                "the prompt is a user message: render it with the model's chat template (its family's built-in "
+                "when the model carries none)");
+  cmd->add_option("--system", opt->system, "with --chat: a system message");
   cmd->add_option("--max-tokens", opt->max_tokens, "most tokens to generate")->check(CLI::NonNegativeNumber);
   cmd->add_option("--temperature", opt->sampling.temperature, "0 = greedy")->capture_default_str();
   cmd->add_option("--top-k", opt->sampling.top_k, "keep the k most likely tokens (0 = off)");
@@ -167,6 +190,7 @@ void register_generate(CLI::App& app, int& exit_code) {
     }
     if (!opt->prompt.empty() || !opt->prompt_file.empty())
       fail("--prompts-file", "cannot be combined with --prompt or --prompt-file");
+    if (opt->chat || !opt->system.empty()) fail("--prompts-file", "cannot be combined with --chat or --system");
     BatchOptions b{
         .model = opt->model, .tokenizer = opt->tokenizer, .prompts_file = opt->prompts_file, .engine = opt->engine};
     b.engine.mode = parse_mode(opt->mode);

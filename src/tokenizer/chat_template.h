@@ -65,9 +65,13 @@ class ChatTemplate {
 // nullopt when the model has no template. Throws Error when a template is present but does not parse.
 std::optional<ChatTemplate> load_chat_template(const std::string& model_path, const Tokenizer& tok);
 
-// A built-in template by family: "chatml" (= "qwen2", "qwen2.5"), "qwen3", "llama3", "smollm2". nullopt for an
-// unknown family. bos/eos are those of the family's real tokenizers.
+// A built-in template by family: "chatml" (plain ChatML), "qwen2" / "qwen2.5", "qwen3", "llama3", "llama3.1",
+// "llama3.2", "smollm2". nullopt for an unknown family. bos/eos are those of the family's real tokenizers.
 std::optional<ChatTemplate> builtin_chat_template(std::string_view family);
+
+// The built-in family for a model that carries no template, from its architecture name ("llama", "qwen2",
+// "qwen3": arch_name()) and vocabulary size (Llama 3's 128256 tokens); "" when none fits (e.g. Llama 2).
+std::string_view default_template_family(std::string_view arch, int64_t vocab_size);
 
 // The model's template, else the built-in for `family` (may be empty), else Error("model has no chat template").
 ChatTemplate chat_template_for(const std::string& model_path, const Tokenizer& tok, std::string_view family);

@@ -12,7 +12,7 @@ struct BuiltinTemplate {
   const char* eos;
 };
 
-// "chatml", "qwen2", "qwen2.5", "qwen3", "llama3", "smollm2"; nullptr for another name.
+// "chatml", "qwen2" (= "qwen2.5"), "qwen3", "llama3", "llama3.1", "llama3.2", "smollm2"; nullptr for another name.
 const BuiltinTemplate* find_builtin_template(std::string_view family);
 
 }  // namespace verbatim

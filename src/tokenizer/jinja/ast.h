@@ -68,6 +68,7 @@ struct Node {
   CallArgsNode args;
   std::vector<std::vector<NodePtr>> bodies;
   std::vector<NodePtr> body, else_body;
+  bool uses_loop = true;  // For: whether the body (or the filter) names `loop`
 };
 
 }  // namespace verbatim::jinja

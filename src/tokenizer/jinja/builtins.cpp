@@ -126,7 +126,7 @@ size_t cp_index(const std::string& s, size_t byte_pos) {
   return byte_pos == std::string::npos ? std::string::npos : utf8_length(std::string_view(s).substr(0, byte_pos));
 }
 
-const std::string& need_str(const Value& v, const char* what) {
+std::string need_str(const Value& v, const char* what) {
   if (v.kind != Kind::String) throw Error(std::string(what) + " argument must be str, not " + type_name(v));
   return v.s;
 }
@@ -173,7 +173,7 @@ ValueList py_split(const std::string& s, const Value& sep, int64_t maxsplit, boo
     }
     return out;
   }
-  const std::string& d = need_str(sep, "split()");
+  const std::string d = need_str(sep, "split()");
   if (d.empty()) throw Error("empty separator");
   std::vector<std::string> parts;
   if (!from_right) {
@@ -307,7 +307,7 @@ Value string_method(const Value& obj, const std::string& name) {
       if (!p.get(1).is_none() || !p.get(2).is_none())
         s = slice(in, Value::string(self), p.get(1), p.get(2), Value::none()).s;
       auto test = [&](const Value& x) {
-        const std::string& t = need_str(x, starts ? "startswith" : "endswith");
+        const std::string t = need_str(x, starts ? "startswith" : "endswith");
         if (t.size() > s.size()) return false;
         return starts ? s.compare(0, t.size(), t) == 0 : s.compare(s.size() - t.size(), t.size(), t) == 0;
       };
@@ -326,7 +326,7 @@ Value string_method(const Value& obj, const std::string& name) {
       Value ms = p.get(1, Value::integer(-1));
       if (ms.kind != Kind::Int) throw Error("maxsplit must be an integer");
       ValueList parts = py_split(self, p.get(0), ms.i, right);
-      in.charge(static_cast<int64_t>(parts.size() + self.size() / 64));
+      in.charge(static_cast<int64_t>(parts.size() + self.size() / 16));
       return Value::make_list(std::move(parts));
     });
   }
@@ -379,8 +379,8 @@ Value string_method(const Value& obj, const std::string& name) {
   if (name == "replace") {
     return m([self](Interpreter& in, ValueList& a, KwArgs& k) {
       Args p("replace", a, k, {"old", "new", "count"});
-      const std::string& old = need_str(p.required(0), "replace()");
-      const std::string& neu = need_str(p.required(1), "replace()");
+      const std::string old = need_str(p.required(0), "replace()");
+      const std::string neu = need_str(p.required(1), "replace()");
       Value cv = p.get(2, Value::integer(-1));
       if (cv.kind != Kind::Int) throw Error("replace() count must be an integer");
       int64_t count = cv.i;
@@ -410,14 +410,14 @@ Value string_method(const Value& obj, const std::string& name) {
         ++n;
       }
       out.append(self, pos, std::string::npos);
-      in.charge(static_cast<int64_t>(out.size() / 64));
+      in.charge(static_cast<int64_t>(out.size() / 16));
       return Value::string(out);
     });
   }
   if (name == "find" || name == "rfind" || name == "index" || name == "rindex" || name == "count") {
     return m([self, name](Interpreter&, ValueList& a, KwArgs& k) {
       Args p(name.c_str(), a, k, {"sub"});
-      const std::string& sub = need_str(p.required(0), name.c_str());
+      const std::string sub = need_str(p.required(0), name.c_str());
       if (name == "count") {
         if (sub.empty()) return Value::integer(static_cast<int64_t>(utf8_length(self) + 1));
         int64_t n = 0;
@@ -497,7 +497,7 @@ Value string_method(const Value& obj, const std::string& name) {
     bool pre = name == "removeprefix";
     return m([self, pre](Interpreter&, ValueList& a, KwArgs& k) {
       Args p(pre ? "removeprefix" : "removesuffix", a, k, {"affix"});
-      const std::string& t = need_str(p.required(0), "remove affix");
+      const std::string t = need_str(p.required(0), "remove affix");
       if (pre && self.compare(0, t.size(), t) == 0 && t.size() <= self.size())
         return Value::string(self.substr(t.size()));
       if (!pre && t.size() <= self.size() && self.compare(self.size() - t.size(), t.size(), t) == 0)
@@ -509,7 +509,7 @@ Value string_method(const Value& obj, const std::string& name) {
     bool right = name == "rpartition";
     return m([self, right](Interpreter&, ValueList& a, KwArgs& k) {
       Args p(right ? "rpartition" : "partition", a, k, {"sep"});
-      const std::string& sep = need_str(p.required(0), "partition()");
+      const std::string sep = need_str(p.required(0), "partition()");
       if (sep.empty()) throw Error("empty separator");
       size_t q = right ? self.rfind(sep) : self.find(sep);
       if (q == std::string::npos)
@@ -670,7 +670,7 @@ std::vector<std::pair<std::string, Value>> default_globals() {
                  }));
   g.emplace_back("strftime_now", Value::callable("strftime_now", [](Interpreter& in, ValueList& a, KwArgs& k) {
                    Args p("strftime_now", a, k, {"format"});
-                   const std::string& fmt = need_str(p.required(0), "strftime_now()");
+                   const std::string fmt = need_str(p.required(0), "strftime_now()");
                    if (fmt.size() > 1024) throw Error("strftime_now: format too long");
                    std::time_t t = in.now_unix() >= 0 ? static_cast<std::time_t>(in.now_unix()) : std::time(nullptr);
                    std::tm tm{};

@@ -198,7 +198,7 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, ValueLi
     o.sort_keys = truthy(p.get(3, Value::boolean(false)));
     std::string s = to_json(v, o);
     check_size(s.size());
-    charge(static_cast<int64_t>(s.size() / 64));
+    charge(static_cast<int64_t>(s.size() / 16));
     return Value::string(std::move(s));
   }
   if (name == "string") {
@@ -268,7 +268,7 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, ValueLi
       out += to_str(x);
       check_size(out.size());
     }
-    charge(static_cast<int64_t>(out.size() / 64));
+    charge(static_cast<int64_t>(out.size() / 16));
     return Value::string(out);
   }
   if (name == "first" || name == "last") {
@@ -433,9 +433,7 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, ValueLi
     Args p(n, a, k, {"precision", "method"});
     Value prec = p.get(0, Value::integer(0));
     if (prec.kind != Kind::Int) throw Error("round: precision must be an integer");
-    Value r = do_round(v, prec.i, to_str(p.get(1, Value::string("common"))));
-    if (v.kind != Kind::Float && r.kind == Kind::Int) return Value::number(static_cast<double>(r.i));
-    return r;
+    return do_round(v, prec.i, to_str(p.get(1, Value::string("common"))));
   }
   if (name == "int") {
     Args p(n, a, k, {"default", "base"});
@@ -516,8 +514,16 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, ValueLi
     return Value::integer(words);
   }
   if (name == "attr") {
+    // jinja2's attr: getattr only (no item lookup), so a dict's keys are not attributes.
     Args p(n, a, k, {"name"});
-    return getattr(v, to_str(p.required(0)));
+    std::string attr = to_str(p.required(0));
+    if (v.is_undefined()) return getattr(v, attr);
+    Value m = method(*this, v, attr);
+    if (!m.is_undefined() || !m.s.empty()) return m;
+    if (v.kind == Kind::Namespace)
+      for (const auto& [key, val] : v.ns->attrs)
+        if (key == attr) return val;
+    return Value::undefined("'" + std::string(type_name(v)) + " object' has no attribute '" + attr + "'");
   }
   throw Error("No filter named '" + name + "'.");
 }

@@ -58,7 +58,7 @@ void Interpreter::check_size(size_t bytes) const {
 }
 
 void Interpreter::emit(std::string& out, std::string_view s) {
-  charge(static_cast<int64_t>(s.size() / 64));
+  charge(static_cast<int64_t>(s.size() / 16));
   if (out.size() + s.size() > limits_.max_output_bytes)
     throw Error("template output exceeds " + std::to_string(limits_.max_output_bytes) + " bytes");
   out.append(s);
@@ -178,28 +178,38 @@ Interpreter::Flow Interpreter::exec_for(const Node& n, Frame& f, std::string& ou
     int& d;
     ~Dec() { --d; }
   } dec{loop_depth_};
+  // The loop object, built only for bodies that name `loop`; `cycle` reads the current index.
+  auto index = std::make_shared<int64_t>(0);
+  const Value cycle = Value::callable("cycle", [index](Interpreter&, ValueList& args, KwArgs&) {
+    if (args.empty()) throw Error("no items for cycling given");
+    return args[static_cast<size_t>(*index) % args.size()];
+  });
   for (int64_t i = 0; i < len; ++i) {
-    charge(1);
+    charge(4);
     Frame it;
     it.parent = &f;
-    std::vector<std::pair<Value, Value>> lv;
-    auto key = [](const char* k) { return Value::string(k); };
-    lv.emplace_back(key("index"), Value::integer(i + 1));
-    lv.emplace_back(key("index0"), Value::integer(i));
-    lv.emplace_back(key("revindex"), Value::integer(len - i));
-    lv.emplace_back(key("revindex0"), Value::integer(len - i - 1));
-    lv.emplace_back(key("first"), Value::boolean(i == 0));
-    lv.emplace_back(key("last"), Value::boolean(i == len - 1));
-    lv.emplace_back(key("length"), Value::integer(len));
-    lv.emplace_back(key("depth"), Value::integer(1));
-    lv.emplace_back(key("depth0"), Value::integer(0));
-    if (i > 0) lv.emplace_back(key("previtem"), items[i - 1]);
-    if (i + 1 < len) lv.emplace_back(key("nextitem"), items[i + 1]);
-    lv.emplace_back(key("cycle"), Value::callable("cycle", [i](Interpreter&, ValueList& args, KwArgs&) {
-                      if (args.empty()) throw Error("no items for cycling given");
-                      return args[static_cast<size_t>(i) % args.size()];
-                    }));
-    it.set("loop", Value::make_dict(std::move(lv)));
+    if (n.uses_loop) {
+      *index = i;
+      auto d = std::make_shared<DictItems>();
+      d->items.reserve(12);
+      auto add = [&](const char* k, Value v) { d->items.emplace_back(Value::string(k), std::move(v)); };
+      add("index", Value::integer(i + 1));
+      add("index0", Value::integer(i));
+      add("revindex", Value::integer(len - i));
+      add("revindex0", Value::integer(len - i - 1));
+      add("first", Value::boolean(i == 0));
+      add("last", Value::boolean(i == len - 1));
+      add("length", Value::integer(len));
+      add("depth", Value::integer(1));
+      add("depth0", Value::integer(0));
+      if (i > 0) add("previtem", items[i - 1]);
+      if (i + 1 < len) add("nextitem", items[i + 1]);
+      add("cycle", cycle);
+      Value loop;
+      loop.kind = Kind::Dict;
+      loop.dict = std::move(d);
+      it.set("loop", std::move(loop));
+    }
     assign(*n.kids[0], items[i], it);
     Flow fl = exec_body(n.body, it, out);
     if (fl == Flow::Break) break;
@@ -443,7 +453,7 @@ Value Interpreter::eval(const Node& n, Frame& f) {
         s += v.kind == Kind::String ? v.s : to_str(v);
         check_size(s.size());
       }
-      charge(static_cast<int64_t>(s.size() / 64));
+      charge(static_cast<int64_t>(s.size() / 16));
       return Value::string(std::move(s));
     }
     case NodeKind::Compare:
@@ -527,7 +537,7 @@ Value binary_op(Interpreter& in, const std::string& op, const Value& a, const Va
     if (nums) return Value::number(num(a) + num(b));
     if (a.kind == Kind::String && b.kind == Kind::String) {
       in.check_size(a.s.size() + b.s.size());
-      in.charge(static_cast<int64_t>((a.s.size() + b.s.size()) / 64));
+      in.charge(static_cast<int64_t>((a.s.size() + b.s.size()) / 16));
       return Value::string(a.s + b.s);
     }
     if (a.is_sequence() && a.kind == b.kind) {
@@ -570,7 +580,7 @@ Value binary_op(Interpreter& in, const std::string& op, const Value& a, const Va
     if (unit && static_cast<uint64_t>(times) > in.limits().max_output_bytes / unit + 1)
       throw Error("template builds a value over " + std::to_string(in.limits().max_output_bytes) + " bytes");
     in.check_size(unit * static_cast<size_t>(times));
-    in.charge(static_cast<int64_t>(unit * static_cast<size_t>(times) / 64) + times / 64);
+    in.charge(static_cast<int64_t>(unit * static_cast<size_t>(times) / 16) + times / 64);
     if (seq->kind == Kind::String) {
       std::string s;
       s.reserve(seq->s.size() * static_cast<size_t>(times));

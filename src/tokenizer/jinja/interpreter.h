@@ -16,7 +16,7 @@ namespace verbatim::jinja {
 
 struct Limits {
   size_t max_output_bytes = 16u << 20;  // also caps any single string or list built while rendering
-  int64_t max_steps = 20'000'000;       // evaluated nodes + loop iterations + bytes copied / 64
+  int64_t max_steps = 5'000'000;        // evaluated nodes + 4 per loop iteration + bytes built / 16
   int max_call_depth = 64;              // macro calls
 };
 

@@ -167,13 +167,10 @@ class Parser {
       next();
       return s;
     }
-    if (n == "generation") {  // transformers' AssistantTracker tag: renders its body
-      auto s = node(NodeKind::If, tok);
+    if (n == "generation") {  // transformers' AssistantTracker tag: a call block, its body rendered in a new scope
+      auto s = node(NodeKind::With, tok);
       next();
-      auto c = node(NodeKind::Const, tok);
-      c->value = Value::boolean(true);
-      s->kids.push_back(std::move(c));
-      s->bodies.push_back(statements({"endgeneration"}, true));
+      s->body = statements({"endgeneration"}, true);
       return s;
     }
     if (n == "raw") fail("raw block syntax error");
@@ -181,6 +178,26 @@ class Parser {
         n == "print" || n == "autoescape")
       fail("tag '" + n + "' is not supported in chat templates");
     fail("Encountered unknown tag '" + n + "'.");
+  }
+
+  // Whether a subtree mentions the variable `name` (conservative: any Name node).
+  static bool names(const Node& n, const char* name) {
+    if (n.kind == NodeKind::Name && n.name == name) return true;
+    for (const auto& k : n.kids)
+      if (k && names(*k, name)) return true;
+    for (const auto& b : n.bodies)
+      if (names(b, name)) return true;
+    if (names(n.body, name) || names(n.else_body, name)) return true;
+    for (const auto& p : n.args.pos)
+      if (names(*p, name)) return true;
+    for (const auto& [k, p] : n.args.kw)
+      if (names(*p, name)) return true;
+    return (n.args.dyn_args && names(*n.args.dyn_args, name)) || (n.args.dyn_kwargs && names(*n.args.dyn_kwargs, name));
+  }
+  static bool names(const std::vector<NodePtr>& body, const char* name) {
+    for (const auto& n : body)
+      if (n && names(*n, name)) return true;
+    return false;
   }
 
   NodePtr parse_if() {
@@ -210,6 +227,7 @@ class Parser {
       s->kids.push_back(nullptr);
     if (is_name("recursive")) fail("recursive loops are not supported");
     s->body = statements({"endfor", "else"}, false);
+    s->uses_loop = names(s->body, "loop") || (s->kids[2] && names(*s->kids[2], "loop"));
     std::string which = cur().text;
     next();
     if (which == "else") s->else_body = statements({"endfor"}, true);
