@@ -26,7 +26,7 @@ if [ ! -x .venv/bin/python3 ]; then
   echo "setup: creating .venv"
   python3 -m venv .venv
 fi
-if ! .venv/bin/python3 -c "import tokenizers, openai, pytest, schemathesis" 2>/dev/null; then
+if ! .venv/bin/python3 -c "import tokenizers, jinja2, openai, pytest, schemathesis" 2>/dev/null; then
   echo "setup: installing Python test tooling into .venv"
   .venv/bin/python3 -m pip install -q --disable-pip-version-check -r tools/requirements-test.txt
 fi

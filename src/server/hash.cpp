@@ -1,6 +1,7 @@
 #include "server/hash.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -18,8 +19,9 @@ inline uint64_t rotl(uint64_t x, int r) {
 }
 
 inline uint64_t load64(const uint8_t* p) {  // little-endian whatever the host
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
   return v;
 }
 

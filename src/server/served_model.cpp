@@ -16,6 +16,13 @@ std::string family_of(const Tokenizer& tok) {
   return "";
 }
 
+// The built-in family for a model without a template: by architecture and vocabulary (as generate --chat picks
+// it), else by the vocabulary's special tokens.
+std::string builtin_family(const Model& model, const Tokenizer& tok) {
+  const std::string family(default_template_family(arch_name(model.config.arch), model.config.vocab_size));
+  return family.empty() ? family_of(tok) : family;
+}
+
 }  // namespace
 
 std::unique_ptr<ServedModel> ServedModel::load(const std::string& model_path, const std::string& tokenizer_path,
@@ -33,7 +40,7 @@ std::unique_ptr<ServedModel> ServedModel::load(const std::string& model_path, co
   if (auto own = load_chat_template(m->model->path, *m->tokenizer)) {
     m->chat = std::move(own);
     m->chat_source = "the model's";
-  } else if (const std::string family = family_of(*m->tokenizer); !family.empty()) {
+  } else if (const std::string family = builtin_family(*m->model, *m->tokenizer); !family.empty()) {
     m->chat = builtin_chat_template(family);
     m->chat_source = "built-in " + family;
   }

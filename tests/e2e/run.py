@@ -6,12 +6,15 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-try:
-    import openai  # noqa: F401
-    import pytest
-except ImportError as e:
-    print(f"[SKIP] e2e server tests: {e} (scripts/setup.sh installs tools/requirements-test.txt into .venv)")
+import importlib.util
+
+missing = [m for m in ("pytest", "openai") if importlib.util.find_spec(m) is None]
+if missing:
+    print(f"[SKIP] e2e server tests: {', '.join(missing)} not installed "
+          "(scripts/setup.sh installs tools/requirements-test.txt into .venv)")
     sys.exit(77)
+
+import pytest  # noqa: E402
 
 rc = pytest.main([HERE, "-q", "-p", "no:cacheprovider", "-rs", *sys.argv[1:]])
 sys.exit(77 if rc == pytest.ExitCode.NO_TESTS_COLLECTED else int(rc))
