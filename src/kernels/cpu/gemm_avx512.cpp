@@ -4,6 +4,8 @@
 // vfmadd (acc = x * w + acc, rounded once: std::fma's bits) per (row, 16 columns). Runs only where cpu_has_avx512f().
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "kernels/cpu/gemm_tiles.h"
 #include "kernels/cpu/simd.h"
 
@@ -16,19 +18,14 @@
 namespace verbatim::kernels::cpu::gemm_detail {
 namespace {
 
-#ifndef VERBATIM_GEMM512_MAX_ROWS
-#define VERBATIM_GEMM512_MAX_ROWS 8
-#endif
-constexpr int kMaxRows = VERBATIM_GEMM512_MAX_ROWS;  // rows of the tallest tile
+// Rows of the tallest tile. (12 measured the same as 8 on a 2-core Sapphire-Rapids-class VM: 16 rows are 8 + 8
+// either way; 48 rows 6 x 8 or 4 x 12.)
+constexpr int kMaxRows = 8;
 
 // Panels per tile for MR rows: 2 * MR * NP accumulators (<= 24 of the 32 zmm registers), the rest for the weights.
 template <int MR>
 constexpr int panels_per_tile() {
-#ifdef VERBATIM_GEMM512_PANELS
-  return VERBATIM_GEMM512_PANELS(MR);
-#else
   return MR == 1 ? 4 : MR == 2 ? 3 : MR <= 6 ? 2 : 1;
-#endif
 }
 
 }  // namespace
@@ -63,16 +60,55 @@ inline void store16(float* dst, __m512 v, int64_t valid) {
   }
 }
 
-// MR rows x NP panels. x: [MR, k] (row stride k); panels: NP panels of pb bytes; y: row stride ldy; `valid` columns
-// of the tile's 32 NP are inside the matrix.
+// What a tile reads and writes, besides its rows of x: the panels (pb bytes each) from its first one, y from the
+// first panel's first column (row stride ldy, `valid` columns inside the matrix), and the weights to prefetch.
+//
+// Prefetch: while a tile computes, it prefetches (into L2) the weights of the same panels one column block further
+// on, which the thread's next item reads (items are column-block-major), so that item's weights stream in from memory
+// while this one computes from cache. The item's row tiles share that work: row tile r of R prefetches lines
+// [r k / R, (r + 1) k / R) of each panel. Prefetching moves no data the kernel computes with: the bits do not depend
+// on it.
+struct Tile {
+  const uint8_t* panels;
+  int64_t pb, k;
+  float* y;
+  int64_t ldy, valid;
+  const uint8_t* pf;  // the first of the panels to prefetch
+  int64_t pf_count;   // how many of this tile's NP panels have one to prefetch (0 at the matrix's end)
+  int row_tile, row_tiles;
+};
+
+template <DType D>
+constexpr int64_t t_bytes() {  // bytes of one t of one panel
+  return D == DType::F32 ? 128 : 64;
+}
+
+// MR rows x NP panels. x: [MR, k] (row stride k).
 template <DType D, int MR, int NP>
-void tile(const float* x, int64_t k, const uint8_t* panels, int64_t pb, float* y, int64_t ldy, int64_t valid) {
+void tile(const float* x, const Tile& c) {
+  const int64_t k = c.k, pb = c.pb;
+  const uint8_t* panels = c.panels;
   __m512 acc[MR][NP][2];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 8
     for (int q = 0; q < NP; ++q) acc[r][q][0] = acc[r][q][1] = _mm512_setzero_ps();  // +0, as the reference
+  // Prefetch line of step t: (row_tile k + t) / row_tiles, kept as a quotient and remainder.
+  const int64_t pf0 = static_cast<int64_t>(c.row_tile) * k;
+  int64_t pf_line = pf0 / c.row_tiles, pf_rem = pf0 % c.row_tiles;
   for (int64_t t = 0; t < k; ++t) {
+#pragma GCC unroll 8
+    for (int q = 0; q < NP; ++q) {
+      if (q < c.pf_count) {
+        const char* line = reinterpret_cast<const char*>(c.pf + q * pb + pf_line * t_bytes<D>());
+        _mm_prefetch(line, _MM_HINT_T1);
+        if constexpr (t_bytes<D>() > 64) _mm_prefetch(line + 64, _MM_HINT_T1);
+      }
+    }
+    if (++pf_rem == c.row_tiles) {
+      pf_rem = 0;
+      ++pf_line;
+    }
     __m512 w[NP][2];
 #pragma GCC unroll 8
     for (int q = 0; q < NP; ++q) load32<D>(panels + q * pb, t, w[q][0], w[q][1]);
@@ -91,32 +127,43 @@ void tile(const float* x, int64_t k, const uint8_t* panels, int64_t pb, float* y
 #pragma GCC unroll 8
     for (int q = 0; q < NP; ++q) {
       const int64_t col = q * kGemmPanel;
-      store16(y + r * ldy + col, acc[r][q][0], valid - col);
-      store16(y + r * ldy + col + 16, acc[r][q][1], valid - col - 16);
+      store16(c.y + r * c.ldy + col, acc[r][q][0], c.valid - col);
+      store16(c.y + r * c.ldy + col + 16, acc[r][q][1], c.valid - col - 16);
     }
   }
 }
 
-// Panels [0, np) for MR rows, NP panels at a time, then the rest with narrower tiles.
+// Panels [0, np) of `c` for MR rows, NP panels at a time, then the rest with narrower tiles.
 template <DType D, int MR, int NP>
-void panel_tiles(const float* x, int64_t k, const uint8_t* panels, int64_t pb, int64_t np, float* y, int64_t ldy,
-                 int64_t valid) {
+void panel_tiles(const float* x, int64_t np, Tile c) {
   int64_t q = 0;
-  for (; q + NP <= np; q += NP)
-    tile<D, MR, NP>(x, k, panels + q * pb, pb, y + q * kGemmPanel, ldy, valid - q * kGemmPanel);
+  for (; q + NP <= np; q += NP) {
+    Tile t = c;
+    t.panels += q * c.pb;
+    t.pf += q * c.pb;
+    t.pf_count = std::clamp<int64_t>(c.pf_count - q, 0, NP);
+    t.y += q * kGemmPanel;
+    t.valid -= q * kGemmPanel;
+    tile<D, MR, NP>(x, t);
+  }
   if constexpr (NP > 1) {
-    if (q < np)
-      panel_tiles<D, MR, NP - 1>(x, k, panels + q * pb, pb, np - q, y + q * kGemmPanel, ldy, valid - q * kGemmPanel);
+    if (q < np) {
+      c.panels += q * c.pb;
+      c.pf += q * c.pb;
+      c.pf_count = std::max<int64_t>(c.pf_count - q, 0);
+      c.y += q * kGemmPanel;
+      c.valid -= q * kGemmPanel;
+      panel_tiles<D, MR, NP - 1>(x, np - q, c);
+    }
   }
 }
 
 template <DType D, int MR>
-void rows_upto(int mr, const float* x, int64_t k, const uint8_t* panels, int64_t pb, int64_t np, float* y, int64_t ldy,
-               int64_t valid) {
+void rows_upto(int mr, const float* x, int64_t np, const Tile& c) {
   if (mr == MR) {
-    panel_tiles<D, MR, panels_per_tile<MR>()>(x, k, panels, pb, np, y, ldy, valid);
+    panel_tiles<D, MR, panels_per_tile<MR>()>(x, np, c);
   } else if constexpr (MR > 1) {
-    rows_upto<D, MR - 1>(mr, x, k, panels, pb, np, y, ldy, valid);
+    rows_upto<D, MR - 1>(mr, x, np, c);
   }
 }
 
@@ -125,13 +172,22 @@ void rows_upto(int mr, const float* x, int64_t k, const uint8_t* panels, int64_t
 template <DType D>
 void item_avx512(const Item& it) {
   const int64_t pb = panel_bytes(D, it.k);
-  const uint8_t* panels = it.packed + it.p0 * pb;
   const int64_t np = it.p1 - it.p0;
-  const int64_t col0 = it.p0 * kGemmPanel;
-  const int64_t valid = it.n - col0;
-  for (int64_t i = it.r0; i < it.r1;) {
+  const int64_t total_panels = (it.n + kGemmPanel - 1) / kGemmPanel;
+  Tile c{.panels = it.packed + it.p0 * pb,
+         .pb = pb,
+         .k = it.k,
+         .y = nullptr,
+         .ldy = it.n,
+         .valid = it.n - it.p0 * kGemmPanel,
+         .pf = it.packed + it.p1 * pb,  // the next column block (the thread's next item)
+         .pf_count = std::min(np, total_panels - it.p1),
+         .row_tile = 0,
+         .row_tiles = static_cast<int>((it.r1 - it.r0 + kMaxRows - 1) / kMaxRows)};
+  for (int64_t i = it.r0; i < it.r1; ++c.row_tile) {
     const int mr = even_tile(it.r1 - i, kMaxRows);
-    rows_upto<D, kMaxRows>(mr, it.x + i * it.k, it.k, panels, pb, np, it.y + i * it.n + col0, it.n, valid);
+    c.y = it.y + i * it.n + it.p0 * kGemmPanel;
+    rows_upto<D, kMaxRows>(mr, it.x + i * it.k, np, c);
     i += mr;
   }
 }
