@@ -18,12 +18,19 @@
 // else ymm; best of 5, per second of wall time and per second of the thread's CPU time) against the matmul FLOPs of
 // one decode row (2 x the parameters of every 2-D weight and lm_head; attention is not counted).
 //
+// OpenBLAS (Mode::Fast's GEMM) picks its kernels from the CPU model at load time; OpenBLAS 0.3.21 (Debian 12) does not
+// know Sapphire/Emerald Rapids and falls back to its SSE3 "Prescott" kernels, 3-5x slower there. So when it reports
+// Prescott on a CPU with AVX-512 and OPENBLAS_CORETYPE is unset, the bench re-runs itself with
+// OPENBLAS_CORETYPE=SkylakeX (printed; set OPENBLAS_CORETYPE yourself to choose another).
+//
 // The machine may be shared: the 1-minute load average is printed before and after each run, and "cpu" is the
 // process's CPU time / (wall time x threads) during the timed run (below 1: the threads did not have their cores).
+#include <cblas.h>
 #include <immintrin.h>
 #include <omp.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -38,6 +45,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_backend.h"
 #include "engine/engine.h"
 #include "model/model.h"
 
@@ -271,7 +279,21 @@ Result run_once(Engine& engine, int streams, int prompt_len, int tokens, std::mt
 
 }  // namespace
 
+// Re-runs this program with OPENBLAS_CORETYPE=SkylakeX where OpenBLAS fell back to Prescott on an AVX-512 CPU.
+void fix_openblas_coretype(char** argv) {
+  __builtin_cpu_init();
+  const std::string core = openblas_get_corename();
+  if (core == "Prescott" && __builtin_cpu_supports("avx512f") && std::getenv("OPENBLAS_CORETYPE") == nullptr) {
+    std::printf("OpenBLAS chose its Prescott kernels on an AVX-512 CPU: re-running with OPENBLAS_CORETYPE=SkylakeX\n");
+    std::fflush(stdout);
+    setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+    execv("/proc/self/exe", argv);
+    std::printf("re-run failed; continuing with Prescott kernels\n");
+  }
+}
+
 int main(int argc, char** argv) {
+  fix_openblas_coretype(argv);
   std::string model_dir;
   int threads = 1, tokens = 64, prompt_len = 16;
   uint64_t seed = 1;
@@ -314,6 +336,7 @@ int main(int argc, char** argv) {
 
   const auto model = Model::load(model_dir);
   const WeightBytes wb = weight_bytes(*model);
+  std::printf("kernels: %s\n", verbatim::backend::cpu_kernel_paths().c_str());
   std::printf("model %s: %d layers, dim %d, vocab %d\n", model_dir.c_str(), model->config.n_layers, model->config.dim,
               model->config.vocab_size);
   std::printf(

@@ -371,7 +371,7 @@ std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options) {
 std::string cpu_kernel_paths() {
   return std::string("gemm f32 ") + kernels::cpu::gemm_path(DType::F32) + ", bf16 " +
          kernels::cpu::gemm_path(DType::BF16) + ", f16 " + kernels::cpu::gemm_path(DType::F16) + "; attention " +
-         kernels::cpu::paged_attention_path();
+         kernels::cpu::paged_attention_path() + "; fast-mode sgemm: OpenBLAS " + openblas_get_corename() + " kernels";
 }
 
 }  // namespace verbatim::backend
