@@ -24,7 +24,9 @@
 // OPENBLAS_CORETYPE=SkylakeX (printed; set OPENBLAS_CORETYPE yourself to choose another).
 //
 // The machine may be shared: the 1-minute load average is printed before and after each run, and "cpu" is the
-// process's CPU time / (wall time x threads) during the timed run (below 1: the threads did not have their cores).
+// process's CPU time / (wall time x threads) during the timed run (below 1: the threads did not have their cores);
+// "cpu_tok/s" rates the decode phase per CPU second of each thread instead of per wall second (on a busy machine the
+// steadier number; memory contention from other processes still slows it). Ratios are printed both ways.
 #include <cblas.h>
 #include <immintrin.h>
 #include <omp.h>
@@ -221,7 +223,11 @@ WeightBytes weight_bytes(const Model& m) {
 // ---- one run ----------------------------------------------------------------------------------------------------
 
 struct Result {
-  double total_s = 0, prefill_s = 0, decode_s = 0, cpu_s = 0, load_before = 0, load_after = 0;
+  double total_s = 0, prefill_s = 0, decode_s = 0, cpu_s = 0, decode_cpu_s = 0, load_before = 0, load_after = 0;
+  // Decode tokens per second of wall time, and per second of CPU time per thread (what the rate would be if the
+  // threads had had their cores all the time; on a busy machine this is the steadier number).
+  double decode_tps() const { return decode_s > 0 ? decode_tokens / decode_s : 0.0; }
+  double decode_cpu_tps(int threads) const { return decode_cpu_s > 0 ? decode_tokens / (decode_cpu_s / threads) : 0.0; }
   uint64_t decode_tokens = 0, generated = 0, steps = 0;
 };
 
@@ -249,18 +255,22 @@ Result run_once(Engine& engine, int streams, int prompt_len, int tokens, std::mt
   const auto t0 = Clock::now();
   bool prefilled = false;
   uint64_t gen_at_prefill = before.generated_tokens;
+  double cpu_at_prefill = cpu0;
   while (engine.step()) {
     if (!prefilled) {
       const auto st = engine.stats();
       if (st.prompt_tokens >= prompt_target) {
         prefilled = true;
         r.prefill_s = seconds_since(t0);
+        cpu_at_prefill = process_cpu_seconds();
         gen_at_prefill = st.generated_tokens;
       }
     }
   }
   r.total_s = seconds_since(t0);
-  r.cpu_s = process_cpu_seconds() - cpu0;
+  const double cpu1 = process_cpu_seconds();
+  r.cpu_s = cpu1 - cpu0;
+  r.decode_cpu_s = cpu1 - cpu_at_prefill;
   r.load_after = load_average_1min();
   const auto after = engine.stats();
   r.decode_s = r.total_s - r.prefill_s;
@@ -365,8 +375,8 @@ int main(int argc, char** argv) {
                 flop_ms, 1e3 * s / std::max(mem_ms, flop_ms), s * mem_ms / std::max(mem_ms, flop_ms));
   }
 
-  std::printf("\n%-9s %4s %4s %10s %10s %11s %12s %10s %8s %8s %5s %11s\n", "mode", "S", "tok", "total_s", "prefill_s",
-              "total_tok/s", "decode_tok/s", "ms/token", "steps", "GFLOP/s", "cpu", "load");
+  std::printf("\n%-9s %4s %4s %10s %10s %11s %12s %10s %8s %8s %5s %11s %12s\n", "mode", "S", "tok", "total_s",
+              "prefill_s", "total_tok/s", "decode_tok/s", "ms/token", "steps", "GFLOP/s", "cpu", "load", "cpu_tok/s");
   std::map<std::pair<std::string, int>, Result> results;
   std::mt19937_64 rng(seed);
   for (const std::string& mode_str : modes) {
@@ -384,36 +394,39 @@ int main(int argc, char** argv) {
       const Result r = run_once(engine, s, prompt_len, tokens, rng);
       results[{mode_str, s}] = r;
       const double total_tps = static_cast<double>(s) * tokens / r.total_s;
-      const double decode_tps = r.decode_s > 0 ? r.decode_tokens / r.decode_s : 0.0;
+      const double decode_tps = r.decode_tps();
       // ms per decode step (per token of each stream); for S = 1 this is the per-token latency
       const double ms_tok = r.decode_tokens > 0 ? 1e3 * r.decode_s * s / r.decode_tokens : 0.0;
-      std::printf("%-9s %4d %4d %10.3f %10.4f %11.1f %12.1f %10.2f %8llu %8.1f %5.2f %5.2f-%5.2f\n", mode_str.c_str(),
-                  s, tokens, r.total_s, r.prefill_s, total_tps, decode_tps, ms_tok,
+      std::printf("%-9s %4d %4d %10.3f %10.4f %11.1f %12.1f %10.2f %8llu %8.1f %5.2f %5.2f-%5.2f %12.1f\n",
+                  mode_str.c_str(), s, tokens, r.total_s, r.prefill_s, total_tps, decode_tps, ms_tok,
                   static_cast<unsigned long long>(r.steps), decode_tps * row_gflop, r.cpu_s / (r.total_s * threads),
-                  r.load_before, r.load_after);
+                  r.load_before, r.load_after, r.decode_cpu_tps(threads));
       std::fflush(stdout);
     }
   }
 
-  std::printf("\nratios (decode tok/s): invariant / fast per S, S-stream / 1-stream per mode, 1-stream vs bound\n");
+  // Ratios of decode tok/s per wall second, and [in brackets] per CPU second of each thread.
+  std::printf(
+      "\nratios of decode tok/s (per wall second; [per thread CPU second]): invariant / fast per S, S-stream / "
+      "1-stream per mode, 1-stream vs bound\n");
   for (int s : streams) {
     auto inv = results.find({"invariant", s}), fast = results.find({"fast", s});
     if (inv != results.end() && fast != results.end()) {
-      const double a = inv->second.decode_tokens / inv->second.decode_s;
-      const double b = fast->second.decode_tokens / fast->second.decode_s;
-      std::printf("  S=%-3d invariant/fast = %.3f\n", s, a / b);
+      std::printf("  S=%-3d invariant/fast = %.3f [%.3f]\n", s, inv->second.decode_tps() / fast->second.decode_tps(),
+                  inv->second.decode_cpu_tps(threads) / fast->second.decode_cpu_tps(threads));
     }
   }
   for (const std::string& m : modes) {
     auto one = results.find({m, 1});
     if (one == results.end()) continue;
-    const double base = one->second.decode_tokens / one->second.decode_s;
-    std::printf("  %-9s S=1 decode %.1f tok/s = %.1f%% of bound %.1f tok/s;", m.c_str(), base, 100.0 * base / bound_tps,
-                bound_tps);
+    const double base = one->second.decode_tps(), base_cpu = one->second.decode_cpu_tps(threads);
+    std::printf("  %-9s S=1 decode %.1f tok/s = %.1f%% of bound %.1f tok/s [%.1f tok/s];", m.c_str(), base,
+                100.0 * base / bound_tps, bound_tps, base_cpu);
     for (int s : streams) {
       auto it = results.find({m, s});
       if (it == results.end() || s == 1) continue;
-      std::printf("  S=%d: %.2fx", s, it->second.decode_tokens / it->second.decode_s / base);
+      std::printf("  S=%d: %.2fx [%.2fx]", s, it->second.decode_tps() / base,
+                  it->second.decode_cpu_tps(threads) / base_cpu);
     }
     std::printf("\n");
   }
