@@ -2,9 +2,11 @@
 // 16 ymm registers do not hold more): a register tile is MR rows x NH half panels, each half panel's 16 accumulators
 // of a row in two ymm registers. Per t: load each half panel's 16 weights once and widen them to fp32 in registers,
 // broadcast x[i, t] of each row, and do one vfmadd (acc = x * w + acc, rounded once: std::fma's bits) per (row,
-// 8 columns). Runs only where cpu_has_avx2_fma().
+// 8 columns). While computing, each tile prefetches the next column block's weights into L2 (as the AVX-512 path
+// does; no effect on the bits). Runs only where cpu_has_avx2_fma().
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/cpu/gemm_tiles.h"
@@ -74,11 +76,19 @@ inline void store8(float* dst, __m256 v, int64_t valid) {
   }
 }
 
+// The weights to prefetch while a tile computes (as in the AVX-512 path): the same panels one column block on (`pf`,
+// the thread's next item), of which the first `count` exist; row tile r of R prefetches lines [r k / R, (r + 1) k / R).
+struct Prefetch {
+  const uint8_t* pf;
+  int64_t count;
+  int row_tile, row_tiles;
+};
+
 // MR rows x NH half panels, starting at half panel h0 of `panels` (each panel pb bytes). x: [MR, k] (row stride k);
 // y: the panels' first column, row stride ldy; `valid` columns from there are inside the matrix.
 template <DType D, int MR, int NH>
 void tile(const float* x, int64_t k, const uint8_t* panels, int64_t pb, int64_t h0, float* y, int64_t ldy,
-          int64_t valid) {
+          int64_t valid, const Prefetch& pf) {
   __m256 acc[MR][NH][2];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
@@ -87,7 +97,22 @@ void tile(const float* x, int64_t k, const uint8_t* panels, int64_t pb, int64_t 
   const uint8_t* half[NH];
 #pragma GCC unroll 8
   for (int q = 0; q < NH; ++q) half[q] = panels + (h0 + q) / 2 * pb + (h0 + q) % 2 * half_offset<D>();
+  const int64_t pf0 = static_cast<int64_t>(pf.row_tile) * k;
+  int64_t pf_line = pf0 / pf.row_tiles, pf_rem = pf0 % pf.row_tiles;
   for (int64_t t = 0; t < k; ++t) {
+#pragma GCC unroll 8
+    for (int q = 0; q < NH; ++q) {
+      if ((h0 + q) / 2 < pf.count) {  // the line of this half panel's weights at step pf_line, one block on
+        const int64_t h = h0 + q;
+        _mm_prefetch(
+            reinterpret_cast<const char*>(pf.pf + h / 2 * pb + pf_line * t_stride<D>() + h % 2 * half_offset<D>()),
+            _MM_HINT_T1);
+      }
+    }
+    if (++pf_rem == pf.row_tiles) {
+      pf_rem = 0;
+      ++pf_line;
+    }
 #pragma GCC unroll 8
     for (int q = 0; q < NH; ++q) {
       __m256 wa, wb;
@@ -113,21 +138,21 @@ void tile(const float* x, int64_t k, const uint8_t* panels, int64_t pb, int64_t 
 // Half panels [0, nh) for MR rows, NH at a time, then the rest with narrower tiles.
 template <DType D, int MR, int NH>
 void half_tiles(const float* x, int64_t k, const uint8_t* panels, int64_t pb, int64_t h0, int64_t nh, float* y,
-                int64_t ldy, int64_t valid) {
+                int64_t ldy, int64_t valid, const Prefetch& pf) {
   int64_t q = h0;
-  for (; q + NH <= nh; q += NH) tile<D, MR, NH>(x, k, panels, pb, q, y, ldy, valid);
+  for (; q + NH <= nh; q += NH) tile<D, MR, NH>(x, k, panels, pb, q, y, ldy, valid, pf);
   if constexpr (NH > 1) {
-    if (q < nh) half_tiles<D, MR, NH - 1>(x, k, panels, pb, q, nh, y, ldy, valid);
+    if (q < nh) half_tiles<D, MR, NH - 1>(x, k, panels, pb, q, nh, y, ldy, valid, pf);
   }
 }
 
 template <DType D, int MR>
 void rows_upto(int mr, const float* x, int64_t k, const uint8_t* panels, int64_t pb, int64_t np, float* y, int64_t ldy,
-               int64_t valid) {
+               int64_t valid, const Prefetch& pf) {
   if (mr == MR) {
-    half_tiles<D, MR, halves_per_tile<MR>()>(x, k, panels, pb, 0, 2 * np, y, ldy, valid);
+    half_tiles<D, MR, halves_per_tile<MR>()>(x, k, panels, pb, 0, 2 * np, y, ldy, valid, pf);
   } else if constexpr (MR > 1) {
-    rows_upto<D, MR - 1>(mr, x, k, panels, pb, np, y, ldy, valid);
+    rows_upto<D, MR - 1>(mr, x, k, panels, pb, np, y, ldy, valid, pf);
   }
 }
 
@@ -140,9 +165,14 @@ void item_avx2(const Item& it) {
   const int64_t np = it.p1 - it.p0;
   const int64_t col0 = it.p0 * kGemmPanel;
   const int64_t valid = it.n - col0;
-  for (int64_t i = it.r0; i < it.r1;) {
+  const int64_t total_panels = (it.n + kGemmPanel - 1) / kGemmPanel;
+  Prefetch pf{.pf = it.packed + it.p1 * pb,
+              .count = std::min(np, total_panels - it.p1),
+              .row_tile = 0,
+              .row_tiles = static_cast<int>((it.r1 - it.r0 + kMaxRows - 1) / kMaxRows)};
+  for (int64_t i = it.r0; i < it.r1; ++pf.row_tile) {
     const int mr = even_tile(it.r1 - i, kMaxRows);
-    rows_upto<D, kMaxRows>(mr, it.x + i * it.k, it.k, panels, pb, np, it.y + i * it.n + col0, it.n, valid);
+    rows_upto<D, kMaxRows>(mr, it.x + i * it.k, it.k, panels, pb, np, it.y + i * it.n + col0, it.n, valid, pf);
     i += mr;
   }
 }
