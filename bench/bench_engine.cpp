@@ -13,9 +13,26 @@
 // Also measured once: the machine's streaming-read bandwidth (AVX2, 4 streams per thread, 1 GiB buffer, the same
 // thread count, best of 5) and the bandwidth bound of single-stream decode: bandwidth / bytes of weights read per
 // token, counting every weight tensor of every layer (norms included), the final norm, lm_head, and one embedding row
-// (the only part of the embedding table a token reads; a tied lm_head is counted once, as lm_head).
+// (the only part of the embedding table a token reads; a tied lm_head is counted once, as lm_head). And the compute
+// bound of batched decode: the FMA peak of one core (12 independent vfmadd chains, zmm where the CPU has AVX-512,
+// else ymm; best of 5, per second of wall time and per second of the thread's CPU time) against the matmul FLOPs of
+// one decode row (2 x the parameters of every 2-D weight and lm_head; attention is not counted).
+//
+// OpenBLAS (Mode::Fast's GEMM) picks its kernels from the CPU model at load time; OpenBLAS 0.3.21 (Debian 12) does not
+// know Sapphire/Emerald Rapids and falls back to its SSE3 "Prescott" kernels, 3-5x slower there. So when it reports
+// Prescott on a CPU with AVX-512 and OPENBLAS_CORETYPE is unset, the bench re-runs itself with
+// OPENBLAS_CORETYPE=SkylakeX (printed; set OPENBLAS_CORETYPE yourself to choose another).
+//
+// The machine may be shared: the 1-minute load average is printed before and after each run, and "cpu" is the
+// process's CPU time / (wall time x threads) during the timed run (below 1: the threads did not have their cores);
+// "cpu_tok/s" rates the decode phase per CPU second of each thread instead of per wall second (on a busy machine the
+// steadier number; memory contention from other processes still slows it). Ratios are printed both ways.
+#include <cblas.h>
 #include <immintrin.h>
 #include <omp.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -30,6 +47,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_backend.h"
 #include "engine/engine.h"
 #include "model/model.h"
 
@@ -41,7 +59,9 @@ using verbatim::EngineOptions;
 using verbatim::Model;
 using verbatim::RequestParams;
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 std::vector<int> parse_ints(const std::string& s) {
   std::vector<int> out;
@@ -100,10 +120,84 @@ double stream_read_gbs(int threads, int reps) {
   return best;
 }
 
+// ---- FMA peak ------------------------------------------------------------------------------------------------
+
+double thread_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+double process_cpu_seconds() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+double load_average_1min() {
+  double l = -1.0;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &l) != 1) l = -1.0;
+    std::fclose(f);
+  }
+  return l;
+}
+
+#define VB_FMA12(OP, R) \
+  OP(R "0")             \
+  OP(R "1") OP(R "2") OP(R "3") OP(R "4") OP(R "5") OP(R "6") OP(R "7") OP(R "8") OP(R "9") OP(R "10") OP(R "11")
+#define VB_ZMM(r) "vfmadd231ps %%zmm30, %%zmm31, %%zmm" r "\n\t"
+#define VB_YMM(r) "vfmadd231ps %%ymm14, %%ymm15, %%ymm" r "\n\t"
+
+// `iters` x 12 independent FMAs (12 accumulators: more than latency x ports), flops = iters x 12 x lanes x 2.
+__attribute__((target("avx512f"))) void fma_loop_zmm(int64_t iters) {
+  for (int64_t i = 0; i < iters; ++i)
+    __asm__ volatile(VB_FMA12(VB_ZMM, "")::
+                         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+                           "xmm11");
+}
+__attribute__((target("avx2,fma"))) void fma_loop_ymm(int64_t iters) {
+  for (int64_t i = 0; i < iters; ++i)
+    __asm__ volatile(VB_FMA12(VB_YMM, "")::
+                         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+                           "xmm11");
+}
+
+struct FmaPeak {
+  const char* isa = "";
+  double wall_gflops = 0, cpu_gflops = 0;  // one core
+};
+
+// One thread's FMA peak, best of 5 runs of ~0.2 s.
+FmaPeak fma_peak() {
+  __builtin_cpu_init();
+  const bool zmm = __builtin_cpu_supports("avx512f");
+  FmaPeak p;
+  p.isa = zmm ? "avx512 zmm" : "avx2 ymm";
+  const int64_t iters = 20'000'000;
+  const double flops = static_cast<double>(iters) * 12 * (zmm ? 16 : 8) * 2;
+  for (int r = 0; r < 6; ++r) {
+    const auto t0 = Clock::now();
+    const double c0 = thread_cpu_seconds();
+    if (zmm) {
+      fma_loop_zmm(iters);
+    } else {
+      fma_loop_ymm(iters);
+    }
+    const double wall = seconds_since(t0), cpu = thread_cpu_seconds() - c0;
+    if (r == 0) continue;  // warm-up (clocks ramp)
+    p.wall_gflops = std::max(p.wall_gflops, flops / wall / 1e9);
+    p.cpu_gflops = std::max(p.cpu_gflops, flops / cpu / 1e9);
+  }
+  return p;
+}
+
 // ---- weights read per decoded token -----------------------------------------------------------------------------
 
 struct WeightBytes {
   size_t layers = 0, final_norm = 0, lm_head = 0, embedding_row = 0, embedding_table = 0;
+  double matmul_params = 0;  // elements of every 2-D layer weight and of lm_head: FLOPs of a decode row / 2
   size_t per_token() const { return layers + final_norm + lm_head + embedding_row; }
 };
 
@@ -113,8 +207,11 @@ WeightBytes weight_bytes(const Model& m) {
     for (const verbatim::Tensor* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.bq, &l.bk, &l.bv, &l.q_norm,
                                       &l.k_norm, &l.ffn_norm, &l.w_gate, &l.w_up, &l.w_down}) {
       if (!t->empty()) b.layers += t->nbytes();
+      if (!t->empty() && t->shape.size() == 2) b.matmul_params += static_cast<double>(t->shape[0] * t->shape[1]);
     }
   }
+  const auto& h = m.weights.lm_head;
+  if (h.shape.size() == 2) b.matmul_params += static_cast<double>(h.shape[0] * h.shape[1]);
   b.final_norm = m.weights.final_norm.nbytes();
   b.lm_head = m.weights.lm_head.nbytes();
   const auto& e = m.weights.tok_embeddings;
@@ -126,7 +223,11 @@ WeightBytes weight_bytes(const Model& m) {
 // ---- one run ----------------------------------------------------------------------------------------------------
 
 struct Result {
-  double total_s = 0, prefill_s = 0, decode_s = 0;
+  double total_s = 0, prefill_s = 0, decode_s = 0, cpu_s = 0, decode_cpu_s = 0, load_before = 0, load_after = 0;
+  // Decode tokens per second of wall time, and per second of CPU time per thread (what the rate would be if the
+  // threads had had their cores all the time; on a busy machine this is the steadier number).
+  double decode_tps() const { return decode_s > 0 ? decode_tokens / decode_s : 0.0; }
+  double decode_cpu_tps(int threads) const { return decode_cpu_s > 0 ? decode_tokens / (decode_cpu_s / threads) : 0.0; }
   uint64_t decode_tokens = 0, generated = 0, steps = 0;
 };
 
@@ -149,20 +250,28 @@ Result run_once(Engine& engine, int streams, int prompt_len, int tokens, std::mt
   const auto before = engine.stats();
   const uint64_t prompt_target = before.prompt_tokens + static_cast<uint64_t>(streams) * prompt_len;
   Result r;
+  r.load_before = load_average_1min();
+  const double cpu0 = process_cpu_seconds();
   const auto t0 = Clock::now();
   bool prefilled = false;
   uint64_t gen_at_prefill = before.generated_tokens;
+  double cpu_at_prefill = cpu0;
   while (engine.step()) {
     if (!prefilled) {
       const auto st = engine.stats();
       if (st.prompt_tokens >= prompt_target) {
         prefilled = true;
         r.prefill_s = seconds_since(t0);
+        cpu_at_prefill = process_cpu_seconds();
         gen_at_prefill = st.generated_tokens;
       }
     }
   }
   r.total_s = seconds_since(t0);
+  const double cpu1 = process_cpu_seconds();
+  r.cpu_s = cpu1 - cpu0;
+  r.decode_cpu_s = cpu1 - cpu_at_prefill;
+  r.load_after = load_average_1min();
   const auto after = engine.stats();
   r.decode_s = r.total_s - r.prefill_s;
   r.generated = after.generated_tokens - before.generated_tokens;
@@ -180,7 +289,21 @@ Result run_once(Engine& engine, int streams, int prompt_len, int tokens, std::mt
 
 }  // namespace
 
+// Re-runs this program with OPENBLAS_CORETYPE=SkylakeX where OpenBLAS fell back to Prescott on an AVX-512 CPU.
+void fix_openblas_coretype(char** argv) {
+  __builtin_cpu_init();
+  const std::string core = openblas_get_corename();
+  if (core == "Prescott" && __builtin_cpu_supports("avx512f") && std::getenv("OPENBLAS_CORETYPE") == nullptr) {
+    std::printf("OpenBLAS chose its Prescott kernels on an AVX-512 CPU: re-running with OPENBLAS_CORETYPE=SkylakeX\n");
+    std::fflush(stdout);
+    setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+    execv("/proc/self/exe", argv);
+    std::printf("re-run failed; continuing with Prescott kernels\n");
+  }
+}
+
 int main(int argc, char** argv) {
+  fix_openblas_coretype(argv);
   std::string model_dir;
   int threads = 1, tokens = 64, prompt_len = 16;
   uint64_t seed = 1;
@@ -223,20 +346,37 @@ int main(int argc, char** argv) {
 
   const auto model = Model::load(model_dir);
   const WeightBytes wb = weight_bytes(*model);
+  std::printf("kernels: %s\n", verbatim::backend::cpu_kernel_paths().c_str());
   std::printf("model %s: %d layers, dim %d, vocab %d\n", model_dir.c_str(), model->config.n_layers, model->config.dim,
               model->config.vocab_size);
-  std::printf("weight bytes read per token: %.2f MB (layers %.2f + final norm %.4f + lm_head %.2f + 1 embedding row "
-              "%.4f; embedding table %.2f MB not counted)\n",
-              wb.per_token() / 1e6, wb.layers / 1e6, wb.final_norm / 1e6, wb.lm_head / 1e6, wb.embedding_row / 1e6,
-              wb.embedding_table / 1e6);
+  std::printf(
+      "weight bytes read per token: %.2f MB (layers %.2f + final norm %.4f + lm_head %.2f + 1 embedding row "
+      "%.4f; embedding table %.2f MB not counted)\n",
+      wb.per_token() / 1e6, wb.layers / 1e6, wb.final_norm / 1e6, wb.lm_head / 1e6, wb.embedding_row / 1e6,
+      wb.embedding_table / 1e6);
   const double gbs = stream_read_gbs(threads, 5);
   const double bound_tps = gbs * 1e9 / static_cast<double>(wb.per_token());
-  std::printf("stream read (1 GiB, %d threads, best of 5): %.2f GB/s -> single-stream decode bound %.1f tokens/s "
-              "(%.2f ms/token)\n",
-              threads, gbs, bound_tps, 1e3 / bound_tps);
+  std::printf(
+      "stream read (1 GiB, %d threads, best of 5): %.2f GB/s -> single-stream decode bound %.1f tokens/s "
+      "(%.2f ms/token)\n",
+      threads, gbs, bound_tps, 1e3 / bound_tps);
+  const FmaPeak peak = fma_peak();
+  const double peak_gflops = peak.wall_gflops * threads;  // all threads, each on its own core
+  const double row_gflop = 2.0 * wb.matmul_params / 1e9;
+  std::printf(
+      "FMA peak (%s, 1 thread, best of 5): %.1f GFLOP/s per wall second, %.1f per CPU second; x %d threads = "
+      "%.1f GFLOP/s\n",
+      peak.isa, peak.wall_gflops, peak.cpu_gflops, threads, peak_gflops);
+  std::printf("matmul work of one decode row: %.3f GFLOP (2 x %.1f M parameters)\n", row_gflop, wb.matmul_params / 1e6);
+  std::printf("best case per decode step (weights read once at the stream-read rate, matmuls at the FMA peak):\n");
+  for (int s : streams) {
+    const double mem_ms = 1e3 / bound_tps, flop_ms = 1e3 * s * row_gflop / peak_gflops;
+    std::printf("  S=%-3d max(%.2f ms memory, %.2f ms compute) -> <= %.1f tok/s = %.2fx the S=1 bound\n", s, mem_ms,
+                flop_ms, 1e3 * s / std::max(mem_ms, flop_ms), s * mem_ms / std::max(mem_ms, flop_ms));
+  }
 
-  std::printf("\n%-9s %4s %4s %10s %10s %11s %12s %10s %8s\n", "mode", "S", "tok", "total_s", "prefill_s",
-              "total_tok/s", "decode_tok/s", "ms/token", "steps");
+  std::printf("\n%-9s %4s %4s %10s %10s %11s %12s %10s %8s %8s %5s %11s %12s\n", "mode", "S", "tok", "total_s",
+              "prefill_s", "total_tok/s", "decode_tok/s", "ms/token", "steps", "GFLOP/s", "cpu", "load", "cpu_tok/s");
   std::map<std::pair<std::string, int>, Result> results;
   std::mt19937_64 rng(seed);
   for (const std::string& mode_str : modes) {
@@ -254,34 +394,39 @@ int main(int argc, char** argv) {
       const Result r = run_once(engine, s, prompt_len, tokens, rng);
       results[{mode_str, s}] = r;
       const double total_tps = static_cast<double>(s) * tokens / r.total_s;
-      const double decode_tps = r.decode_s > 0 ? r.decode_tokens / r.decode_s : 0.0;
+      const double decode_tps = r.decode_tps();
       // ms per decode step (per token of each stream); for S = 1 this is the per-token latency
       const double ms_tok = r.decode_tokens > 0 ? 1e3 * r.decode_s * s / r.decode_tokens : 0.0;
-      std::printf("%-9s %4d %4d %10.3f %10.4f %11.1f %12.1f %10.2f %8llu\n", mode_str.c_str(), s, tokens, r.total_s,
-                  r.prefill_s, total_tps, decode_tps, ms_tok, static_cast<unsigned long long>(r.steps));
+      std::printf("%-9s %4d %4d %10.3f %10.4f %11.1f %12.1f %10.2f %8llu %8.1f %5.2f %5.2f-%5.2f %12.1f\n",
+                  mode_str.c_str(), s, tokens, r.total_s, r.prefill_s, total_tps, decode_tps, ms_tok,
+                  static_cast<unsigned long long>(r.steps), decode_tps * row_gflop, r.cpu_s / (r.total_s * threads),
+                  r.load_before, r.load_after, r.decode_cpu_tps(threads));
       std::fflush(stdout);
     }
   }
 
-  std::printf("\nratios (decode tok/s): invariant / fast per S, S-stream / 1-stream per mode, 1-stream vs bound\n");
+  // Ratios of decode tok/s per wall second, and [in brackets] per CPU second of each thread.
+  std::printf(
+      "\nratios of decode tok/s (per wall second; [per thread CPU second]): invariant / fast per S, S-stream / "
+      "1-stream per mode, 1-stream vs bound\n");
   for (int s : streams) {
     auto inv = results.find({"invariant", s}), fast = results.find({"fast", s});
     if (inv != results.end() && fast != results.end()) {
-      const double a = inv->second.decode_tokens / inv->second.decode_s;
-      const double b = fast->second.decode_tokens / fast->second.decode_s;
-      std::printf("  S=%-3d invariant/fast = %.3f\n", s, a / b);
+      std::printf("  S=%-3d invariant/fast = %.3f [%.3f]\n", s, inv->second.decode_tps() / fast->second.decode_tps(),
+                  inv->second.decode_cpu_tps(threads) / fast->second.decode_cpu_tps(threads));
     }
   }
   for (const std::string& m : modes) {
     auto one = results.find({m, 1});
     if (one == results.end()) continue;
-    const double base = one->second.decode_tokens / one->second.decode_s;
-    std::printf("  %-9s S=1 decode %.1f tok/s = %.1f%% of bound %.1f tok/s;", m.c_str(), base, 100.0 * base / bound_tps,
-                bound_tps);
+    const double base = one->second.decode_tps(), base_cpu = one->second.decode_cpu_tps(threads);
+    std::printf("  %-9s S=1 decode %.1f tok/s = %.1f%% of bound %.1f tok/s [%.1f tok/s];", m.c_str(), base,
+                100.0 * base / bound_tps, bound_tps, base_cpu);
     for (int s : streams) {
       auto it = results.find({m, s});
       if (it == results.end() || s == 1) continue;
-      std::printf("  S=%d: %.2fx", s, it->second.decode_tokens / it->second.decode_s / base);
+      std::printf("  S=%d: %.2fx [%.2fx]", s, it->second.decode_tps() / base,
+                  it->second.decode_cpu_tps(threads) / base_cpu);
     }
     std::printf("\n");
   }

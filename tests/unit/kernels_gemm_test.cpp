@@ -1,9 +1,12 @@
 // The invariant GEMM (kernels/cpu/gemm.h) against the reference matmul (kernels/cpu/matmul.h). Tolerance: none. The
-// kernel adds every output's products in the reference's order with separate rounded multiplies and adds, so its
-// results are asserted BITWISE equal to the reference: for every dtype, shapes with ragged panels (n % 16 != 0) and
-// any k, any m (a row alone or inside 2 .. 64 rows), 1/2/3 threads, the AVX2 and the scalar path.
+// kernel accumulates every output in the reference's order (acc = fma(x, w, acc), t increasing), so its results are
+// asserted BITWISE equal to the reference: for every dtype, shapes with ragged panels (n % 32 != 0) and any k, any m
+// (a row alone or inside 2 .. 64 rows), 1/2/3 threads, and every path this CPU runs (AVX-512, AVX2, scalar; a path
+// the CPU lacks is reported and skipped).
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -66,10 +69,28 @@ std::vector<float> random_x(int64_t m, int64_t k, uint64_t seed) {
   return x;
 }
 
-std::vector<float> run_gemm(const std::vector<float>& x, const TestWeight& w, int64_t m, int threads, bool scalar) {
+std::vector<float> run_gemm(const std::vector<float>& x, const TestWeight& w, int64_t m, int threads,
+                            GemmIsa isa = GemmIsa::Auto) {
   std::vector<float> y(static_cast<size_t>(m * w.n), -1.0f);
-  gemm(x.data(), w.packed.get(), w.dtype, y.data(), {.m = m, .n = w.n, .k = w.k, .threads = threads, .scalar = scalar});
+  gemm(x.data(), w.packed.get(), w.dtype, y.data(), {.m = m, .n = w.n, .k = w.k, .threads = threads, .isa = isa});
   return y;
+}
+
+const char* isa_name(GemmIsa isa) {
+  return isa == GemmIsa::Avx512 ? "avx512" : isa == GemmIsa::Avx2 ? "avx2" : isa == GemmIsa::Scalar ? "scalar" : "auto";
+}
+
+// The paths this CPU runs, every one of them.
+std::vector<GemmIsa> available_isas() {
+  std::vector<GemmIsa> out;
+  for (GemmIsa isa : {GemmIsa::Avx512, GemmIsa::Avx2, GemmIsa::Scalar}) {
+    if (gemm_isa_available(isa)) {
+      out.push_back(isa);
+    } else {
+      std::printf("gemm path %s: not on this CPU, not tested here\n", isa_name(isa));
+    }
+  }
+  return out;
 }
 
 std::vector<float> run_reference(const std::vector<float>& x, const TestWeight& w, int64_t m) {
@@ -83,7 +104,8 @@ bool same_bits(const float* a, const float* b, size_t n) {
 }
 
 const DType kDtypes[] = {DType::F32, DType::BF16, DType::F16};
-const int64_t kShapes[][2] = {{1, 1}, {16, 8}, {17, 33}, {31, 100}, {100, 7}, {48, 64}, {130, 67}, {64, 129}};
+const int64_t kShapes[][2] = {{1, 1},   {16, 8},   {17, 33},  {31, 100}, {100, 7},
+                              {48, 64}, {130, 67}, {64, 129}, {200, 40}, {33, 5}};
 const int64_t kRows[] = {1, 2, 3, 7, 16, 33, 64};
 
 TEST(KernelsGemm, ReportsItsPath) {
@@ -98,10 +120,10 @@ TEST(KernelsGemm, BitwiseEqualToReferenceForEveryShapeRowCountAndPath) {
       for (int64_t m : kRows) {
         const std::vector<float> x = random_x(m, w.k, ++seed);
         const std::vector<float> want = run_reference(x, w, m);
-        for (bool scalar : {false, true}) {
-          const std::vector<float> got = run_gemm(x, w, m, 1, scalar);
+        for (GemmIsa isa : available_isas()) {
+          const std::vector<float> got = run_gemm(x, w, m, 1, isa);
           ASSERT_TRUE(same_bits(got.data(), want.data(), want.size()))
-              << dtype_name(d) << " n " << w.n << " k " << w.k << " m " << m << (scalar ? " scalar" : " simd");
+              << dtype_name(d) << " n " << w.n << " k " << w.k << " m " << m << " " << isa_name(isa);
         }
       }
     }
@@ -118,14 +140,16 @@ TEST(KernelsGemm, RowAloneEqualsRowInsideAnyBatch) {
     std::vector<std::vector<float>> alone(max_m);
     for (int64_t r = 0; r < max_m; ++r) {
       const std::vector<float> xr(x.begin() + r * w.k, x.begin() + (r + 1) * w.k);
-      alone[r] = run_gemm(xr, w, 1, 1, false);
+      alone[r] = run_gemm(xr, w, 1, 1);
     }
     for (int64_t m : kRows) {
       for (int threads : {1, 2, 3}) {
-        const std::vector<float> y = run_gemm(x, w, m, threads, false);  // the first m rows of x
-        for (int64_t r = 0; r < m; ++r)
-          ASSERT_TRUE(same_bits(y.data() + r * w.n, alone[r].data(), w.n))
-              << dtype_name(d) << " row " << r << " of m " << m << " threads " << threads;
+        for (GemmIsa isa : available_isas()) {
+          const std::vector<float> y = run_gemm(x, w, m, threads, isa);  // the first m rows of x
+          for (int64_t r = 0; r < m; ++r)
+            ASSERT_TRUE(same_bits(y.data() + r * w.n, alone[r].data(), w.n))
+                << dtype_name(d) << " row " << r << " of m " << m << " threads " << threads << " " << isa_name(isa);
+        }
       }
     }
   }
@@ -137,9 +161,9 @@ TEST(KernelsGemm, ThreadCountNeverChangesBits) {
     for (int64_t m : {1, 5, 50, 97}) {
       const TestWeight w(d, 300, 96, ++seed);  // several column blocks
       const std::vector<float> x = random_x(m, w.k, ++seed);
-      const std::vector<float> one = run_gemm(x, w, m, 1, false);
+      const std::vector<float> one = run_gemm(x, w, m, 1);
       for (int threads : {2, 3, 4})
-        ASSERT_TRUE(same_bits(run_gemm(x, w, m, threads, false).data(), one.data(), one.size()))
+        ASSERT_TRUE(same_bits(run_gemm(x, w, m, threads).data(), one.data(), one.size()))
             << dtype_name(d) << " m " << m << " threads " << threads;
     }
   }
@@ -157,19 +181,39 @@ TEST(KernelsGemm, HalfWeightsEqualPreconvertedF32) {
     full.packed.reset(std::aligned_alloc(64, (gemm_packed_bytes(DType::F32, full.n, full.k) + 63) / 64 * 64));
     gemm_pack(full.full.data(), DType::F32, full.packed.get(), {.n = full.n, .k = full.k});
     const std::vector<float> x = random_x(9, half.k, ++seed);
-    const std::vector<float> a = run_gemm(x, half, 9, 2, false), b = run_gemm(x, full, 9, 2, false);
+    const std::vector<float> a = run_gemm(x, half, 9, 2), b = run_gemm(x, full, 9, 2);
     EXPECT_TRUE(same_bits(a.data(), b.data(), a.size())) << dtype_name(d);
   }
 }
 
 TEST(KernelsGemm, PackedBytesAndEmptyBatch) {
-  EXPECT_EQ(gemm_packed_bytes(DType::F32, 16, 3), 16u * 3 * 4);
-  EXPECT_EQ(gemm_packed_bytes(DType::BF16, 17, 3), 32u * 3 * 2);  // two panels, the second padded
+  EXPECT_EQ(gemm_packed_bytes(DType::F32, 32, 3), 32u * 3 * 4);
+  EXPECT_EQ(gemm_packed_bytes(DType::BF16, 33, 3), 64u * 3 * 2);  // two panels, the second padded
   const TestWeight w(DType::F32, 5, 5, 1);
   const std::vector<float> x(5, 1.0f);
   std::vector<float> y(5, 42.0f);
   gemm(x.data(), w.packed.get(), DType::F32, y.data(), {.m = 0, .n = 5, .k = 5});
   EXPECT_EQ(y[0], 42.0f);  // m = 0 writes nothing
+}
+
+// The contract is a FUSED multiply-add per step: with acc = -round(a * a), fma(a, a, acc) is a * a's rounding error
+// (2^-24 for a = 1 + 2^-12), where a rounded multiply then add would give 0. Every path and the reference agree.
+TEST(KernelsGemm, EachStepIsOneFusedMultiplyAdd) {
+  const float a = 1.0f + std::ldexp(1.0f, -12);
+  const float r = a * a;              // rounded: 1 + 2^-11
+  TestWeight w(DType::F32, 3, 2, 1);  // every column's weights: (1, a); x: (-r, a)
+  for (int64_t j = 0; j < w.n; ++j) {
+    w.full[j * 2] = 1.0f;
+    w.full[j * 2 + 1] = a;
+  }
+  gemm_pack(w.full.data(), DType::F32, w.packed.get(), {.n = w.n, .k = w.k});
+  const std::vector<float> x = {-r, a};
+  const float want = std::ldexp(1.0f, -24);
+  ASSERT_NE(want, 0.0f);
+  for (float v : run_reference(x, w, 1)) EXPECT_EQ(v, want) << "reference";
+  for (GemmIsa isa : available_isas()) {
+    for (float v : run_gemm(x, w, 1, 1, isa)) EXPECT_EQ(v, want) << isa_name(isa);
+  }
 }
 
 }  // namespace

@@ -75,6 +75,7 @@ class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(const CpuBackendOptions& o) : opt_(o) {
     if (opt_.threads < 1) fail(kWhere, "threads must be at least 1, got " + std::to_string(opt_.threads));
+    if (opt_.mode == Mode::Fast) blas_single_threaded();
   }
 
   std::string name() const override { return "cpu"; }
@@ -172,10 +173,7 @@ class CpuBackend final : public Backend {
     if (!bias.empty() && bias.cols != w.rows) fail(kWhere, "matmul bias length differs from the output width");
     if (m == 0) return;
     if (opt_.mode == Mode::Fast && m > 1) {
-      // Library GEMM: its blocking and FMA order depend on m (and its threads), so the bits depend on the batch.
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(w.rows),
-                  static_cast<int>(w.cols), 1.0f, f32(x), static_cast<int>(w.cols), fp32_of(w),
-                  static_cast<int>(w.cols), 0.0f, f32(y), static_cast<int>(w.rows));
+      blas_gemm(f32(x), w, f32(y), m);
     } else {
       kc::gemm(f32(x), packed_of(w), w.dtype, f32(y), {.m = m, .n = w.rows, .k = w.cols, .threads = opt_.threads});
     }
@@ -284,6 +282,37 @@ class CpuBackend final : public Backend {
   float* k_layer(int layer) { return static_cast<float*>(k_cache_.get()) + layer * layer_floats_; }
   float* v_layer(int layer) { return static_cast<float*>(v_cache_.get()) + layer * layer_floats_; }
 
+  // Mode::Fast, m > 1: y = x W^T by OpenBLAS sgemm on an fp32 copy of W. The output columns are cut into one slice
+  // per OpenMP thread (multiples of 16 columns) and each thread calls a single-threaded sgemm on its slice, so the
+  // backend's `threads` are the only threads (see blas_single_threaded). Its blocking and FMA order depend on m and on
+  // the slicing, so the bits depend on the batch and the thread count: that is the point of Mode::Fast.
+  void blas_gemm(const float* x, const Weight& w, float* y, int64_t m) {
+    const float* wf = fp32_of(w);
+    const int64_t n = w.rows, k = w.cols;
+    const int64_t units = (n + 15) / 16;
+    const int parts = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(opt_.threads, units)));
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+    for (int part = 0; part < parts; ++part) {
+      const int64_t j0 = std::min(n, units * part / parts * 16), j1 = std::min(n, units * (part + 1) / parts * 16);
+      if (j1 <= j0) continue;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(j1 - j0),
+                  static_cast<int>(k), 1.0f, x, static_cast<int>(k), wf + j0 * k, static_cast<int>(k), 0.0f, y + j0,
+                  static_cast<int>(n));
+    }
+  }
+
+  // OpenBLAS's own thread count is process-wide (openblas_set_num_threads; OpenBLAS 0.3.21 has no per-call
+  // setting). Every CPU backend wants the same value, 1: its sgemm calls run inside its own OpenMP threads, one slice
+  // each, and OpenBLAS threads beside them would oversubscribe the cores. So it is set once per process, to a constant
+  // (two engines in one process never disagree about it); it overrides OPENBLAS_NUM_THREADS.
+  static void blas_single_threaded() {
+    static const bool once = [] {
+      openblas_set_num_threads(1);
+      return true;
+    }();
+    (void)once;
+  }
+
   // The weight repacked for kernels/cpu/gemm.h, made on first use (an exact copy).
   const void* packed_of(const Weight& w) {
     const WeightKey key{w.data, w.dtype, w.rows, w.cols};
@@ -342,7 +371,7 @@ std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options) {
 std::string cpu_kernel_paths() {
   return std::string("gemm f32 ") + kernels::cpu::gemm_path(DType::F32) + ", bf16 " +
          kernels::cpu::gemm_path(DType::BF16) + ", f16 " + kernels::cpu::gemm_path(DType::F16) + "; attention " +
-         kernels::cpu::paged_attention_path();
+         kernels::cpu::paged_attention_path() + "; fast-mode sgemm: OpenBLAS " + openblas_get_corename() + " kernels";
 }
 
 }  // namespace verbatim::backend

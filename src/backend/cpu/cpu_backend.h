@@ -1,15 +1,17 @@
 // The CPU backend (make_cpu_backend in backend/backend.h): fp32 activations, an fp32 paged KV cache, OpenMP threads
-// owned by the backend (the num_threads clause on each op; no global setting is touched).
+// owned by the backend (the num_threads clause on each op; the one global setting touched is OpenBLAS's thread
+// count, set to 1 in Mode::Fast).
 //
 // Mode::Invariant: every op is bitwise the reference kernel of src/kernels/cpu for each of its rows, so LlamaForward's
 // logits equal LlamaReference's bit for bit, whatever the batch, the chunking of a prefill or the thread count.
-//   matmul      kernels/cpu/gemm.h: weights repacked (exactly) into 16-column panels at first use; AVX2 tiles of
-//               up to 6 rows x 64 columns; threads split (column block, row block) tiles
+//   matmul      kernels/cpu/gemm.h: weights repacked (exactly) into 32-column panels at first use; AVX-512 (or AVX2)
+//               FMA tiles of up to 8 rows x 128 columns; threads split (column block, row block) items
 //   attention   kernels/cpu/paged_attention.h: threads split (row, head) pairs; fixed order over positions
 //   norms, RoPE, SwiGLU, embedding, adds: the reference expressions, threads split rows (or elements)
 // Mode::Fast: the usual batch-dependent choices, to show what invariance costs and what it prevents:
 //   matmul      m == 1: the invariant kernel; m > 1: OpenBLAS cblas_sgemm on an fp32 copy of the weights (made at
-//               first use), with OpenBLAS's own threads (OPENBLAS_NUM_THREADS) and blocking
+//               first use), its output columns sliced over the backend's threads, one single-threaded sgemm per
+//               slice (OpenBLAS's own threads are set to 1 for the process: see blas_single_threaded)
 //   attention   kernels/cpu/paged_attention_split.h with max(1, threads / rows) KV splits per row
 //
 // KV cache: [n_layers][num_blocks] blocks of block_size positions; a K block is [kv_dim][block_size] (channel-major),

@@ -1,7 +1,10 @@
-// Runtime dispatch to AVX2 code in a portable build. Code between VERBATIM_AVX2_BEGIN and VERBATIM_AVX2_END is
-// compiled for AVX2 + F16C (GCC and clang each have their own pragma for that) and must only run when
-// cpu_has_avx2_f16c() says the processor has both. A given machine always takes the same path, so dispatch never
-// changes bits between runs; the scalar fallbacks keep the same reduction order as the AVX2 code.
+// Runtime dispatch to AVX2 / AVX-512 code in a portable (baseline x86-64) build.
+//   VERBATIM_AVX2_BEGIN .. _END      code compiled for AVX2 + F16C; runs only where cpu_has_avx2_f16c()
+//   VERBATIM_AVX2FMA_BEGIN .. _END   AVX2 + F16C + FMA; runs only where cpu_has_avx2_fma()
+//   VERBATIM_AVX512_BEGIN .. _END    AVX-512F (+ AVX2, F16C, FMA); runs only where cpu_has_avx512f()
+// (GCC and clang each have their own pragma for that.) A given machine always takes the same path, so dispatch never
+// changes bits between runs; every kernel's paths keep one reduction order, so they also agree with each other and
+// with the scalar fallback (the tests compare them bitwise on each machine that has them).
 #pragma once
 
 #include <cpuid.h>
@@ -10,25 +13,72 @@
 #define VERBATIM_AVX2_BEGIN \
   _Pragma("clang attribute push (__attribute__((target(\"avx2,f16c\"))), apply_to = function)")
 #define VERBATIM_AVX2_END _Pragma("clang attribute pop")
+#define VERBATIM_AVX2FMA_BEGIN \
+  _Pragma("clang attribute push (__attribute__((target(\"avx2,f16c,fma\"))), apply_to = function)")
+#define VERBATIM_AVX2FMA_END _Pragma("clang attribute pop")
+#define VERBATIM_AVX512_BEGIN \
+  _Pragma("clang attribute push (__attribute__((target(\"avx512f,avx2,f16c,fma\"))), apply_to = function)")
+#define VERBATIM_AVX512_END _Pragma("clang attribute pop")
 #else
 #define VERBATIM_AVX2_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,f16c\")")
 #define VERBATIM_AVX2_END _Pragma("GCC pop_options")
+#define VERBATIM_AVX2FMA_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,f16c,fma\")")
+#define VERBATIM_AVX2FMA_END _Pragma("GCC pop_options")
+#define VERBATIM_AVX512_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx2,f16c,fma\")")
+#define VERBATIM_AVX512_END _Pragma("GCC pop_options")
 #endif
 
 namespace verbatim::kernels::cpu {
 
-// Whether this processor runs AVX2 and F16C code (read once; CPUID leaves 1 and 7).
+namespace simd_detail {
+
+struct CpuFeatures {
+  bool avx2_f16c = false;  // AVX2 + F16C, and the OS saves ymm state
+  bool fma = false;        // FMA3
+  bool avx512f = false;    // AVX-512F, and the OS saves zmm and opmask state
+};
+
+inline CpuFeatures detect() {
+  CpuFeatures f;
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid(1, &a, &b, &c, &d) == 0) return f;
+  const bool f16c = (c & (1u << 29)) != 0;
+  const bool osxsave = (c & (1u << 27)) != 0;
+  const bool fma = (c & (1u << 12)) != 0;
+  if (!osxsave) return f;
+  unsigned xcr0_lo = 0, xcr0_hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  const bool os_ymm = (xcr0_lo & 0x6u) == 0x6u;    // SSE + AVX state
+  const bool os_zmm = (xcr0_lo & 0xe6u) == 0xe6u;  // + opmask, ZMM_Hi256, Hi16_ZMM
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return f;
+  const bool avx2 = (b & (1u << 5)) != 0;
+  const bool avx512f = (b & (1u << 16)) != 0;
+  f.avx2_f16c = avx2 && f16c && os_ymm;
+  f.fma = f.avx2_f16c && fma;
+  f.avx512f = f.fma && avx512f && os_zmm;
+  return f;
+}
+
+inline const CpuFeatures& features() {
+  static const CpuFeatures f = detect();  // read once
+  return f;
+}
+
+}  // namespace simd_detail
+
+// Whether this processor (and OS) runs AVX2 and F16C code.
 inline bool cpu_has_avx2_f16c() {
-  static const bool has = [] {
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    if (__get_cpuid(1, &a, &b, &c, &d) == 0) return false;
-    const bool f16c = (c & (1u << 29)) != 0;
-    const bool osxsave = (c & (1u << 27)) != 0;
-    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
-    const bool avx2 = (b & (1u << 5)) != 0;
-    return f16c && osxsave && avx2;
-  }();
-  return has;
+  return simd_detail::features().avx2_f16c;
+}
+
+// ... AVX2, F16C and FMA3 code.
+inline bool cpu_has_avx2_fma() {
+  return simd_detail::features().fma;
+}
+
+// ... AVX-512F code (and everything cpu_has_avx2_fma() allows).
+inline bool cpu_has_avx512f() {
+  return simd_detail::features().avx512f;
 }
 
 }  // namespace verbatim::kernels::cpu
