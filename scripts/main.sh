@@ -4,6 +4,7 @@
 # serving engine lands. Extra arguments go to `verbatim generate` (e.g. --prompt "Once upon a time" --temperature 0.8).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export CCACHE_BASEDIR="$PWD"  # ccache (when installed) then hits across checkouts of any path
 scripts/setup.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$(nproc)"

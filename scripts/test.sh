@@ -3,6 +3,7 @@
 # CI calls exactly this (.ci/run). GPU tests skip loudly where no GPU exists.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export CCACHE_BASEDIR="$PWD"  # ccache (when installed) then hits across checkouts of any path
 jobs=$(nproc)
 
 scripts/setup.sh
