@@ -11,7 +11,9 @@
 #include <string>
 #include <thread>
 
+#include "cli/backend_default.h"
 #include "cli/commands.h"
+#include "model/default_model.h"
 #include "server/server.h"
 #include "util/error.h"
 
@@ -31,15 +33,6 @@ struct ServeOptions {
 };
 
 // cuda when this build has the CUDA backend and the machine a GPU; cpu otherwise.
-std::string default_backend() {
-#ifdef VERBATIM_HAVE_CUDA
-  std::error_code ec;
-  const std::filesystem::path gpus = "/proc/driver/nvidia/gpus";
-  if (std::filesystem::exists(gpus, ec) && !std::filesystem::is_empty(gpus, ec)) return "cuda";
-#endif
-  return "cpu";
-}
-
 // SIGTERM / SIGINT write their number into a pipe that one thread waits on. (A handler, not a blocked-signal mask:
 // libraries such as OpenBLAS start threads before main, and a mask set later would not cover them.)
 int g_signal_pipe[2] = {-1, -1};
@@ -59,11 +52,12 @@ int run_serve(ServeOptions& opt) {
   std::signal(SIGPIPE, SIG_IGN);
 
   EngineOptions eo = opt.engine;
-  eo.backend = opt.backend.empty() ? default_backend() : opt.backend;
+  eo.backend = opt.backend.empty() ? default_engine_backend() : opt.backend;
   eo.mode = parse_mode(opt.mode);
   eo.kv_cache_bytes = static_cast<int64_t>(opt.kv_cache_mb) << 20;
   eo.max_logits = std::max(eo.max_logits, eo.max_running);  // every running sequence can decode in each step
   opt.server.max_body_bytes = static_cast<size_t>(opt.max_body_mb * (1 << 20));
+  if (opt.model.empty()) opt.model = require_default_model("--model");
   std::fprintf(stderr, "verbatim serve: loading %s\n", opt.model.c_str());
   auto model = server::ServedModel::load(opt.model, opt.tokenizer, opt.served_model_name);
   server::Server srv(*model, eo, opt.server);
@@ -93,7 +87,8 @@ int run_serve(ServeOptions& opt) {
 void register_serve(CLI::App& app, int& exit_code) {
   auto opt = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible server whose outputs do not change with load");
-  cmd->add_option("--model", opt->model, "HF model directory, .gguf file or llama2.c .bin checkpoint")->required();
+  cmd->add_option("--model", opt->model,
+                  "HF model directory, .gguf file or llama2.c .bin checkpoint (default: models/SmolLM2-135M-Instruct)");
   cmd->add_option("--tokenizer", opt->tokenizer,
                   "tokenizer.json, GGUF or llama2.c tokenizer .bin (default: the model's)");
   cmd->add_option("--host", opt->server.host, "address to bind")->capture_default_str();
