@@ -35,6 +35,18 @@ bool have_cuda_backend() {
 #endif
 }
 
+std::string device_arch(const std::string& name) {
+#ifdef VERBATIM_HAVE_CUDA
+  if (name == "cuda") return "cuda " + cuda_device_arch();
+#endif
+#if defined(__x86_64__)
+  if (name == "cpu") return "cpu x86_64";
+#elif defined(__aarch64__)
+  if (name == "cpu") return "cpu aarch64";
+#endif
+  return name;
+}
+
 bool cuda_device_present() {
 #ifdef VERBATIM_HAVE_CUDA
   return cuda_device_available();

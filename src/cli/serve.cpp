@@ -57,7 +57,10 @@ int run_serve(ServeOptions& opt) {
   eo.kv_cache_bytes = static_cast<int64_t>(opt.kv_cache_mb) << 20;
   eo.max_logits = std::max(eo.max_logits, eo.max_running);  // every running sequence can decode in each step
   opt.server.max_body_bytes = static_cast<size_t>(opt.max_body_mb * (1 << 20));
-  if (opt.model.empty()) opt.model = require_default_model("--model");
+  if (opt.model.empty()) {
+    opt.model = require_default_model("--model");
+    if (opt.served_model_name.empty()) opt.served_model_name = "SmolLM2-135M-Instruct";
+  }
   std::fprintf(stderr, "verbatim serve: loading %s\n", opt.model.c_str());
   auto model = server::ServedModel::load(opt.model, opt.tokenizer, opt.served_model_name);
   server::Server srv(*model, eo, opt.server);

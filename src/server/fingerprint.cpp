@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/make_backend.h"
 #include "server/hash.h"
 #include "util/error.h"
 #include "util/mapped_file.h"
@@ -102,7 +103,7 @@ Fingerprint compute_fingerprint(const Model& model, const std::string& tokenizer
   const std::string backend = engine.backend_name();
   fp.kernels =
       (backend == "cpu" ? backend::cpu_kernel_paths() : backend) + "; block_size " + std::to_string(o.block_size);
-  fp.device = backend;
+  fp.device = backend::device_arch(backend);
   fp.mode = mode_name(o.mode);
   if (o.mode == Mode::Fast)  // fast mode's bits depend on the batch shape, so at least pin the limits that shape it
     fp.mode += " threads=" + std::to_string(o.threads) + " max_batch_tokens=" + std::to_string(o.max_batch_tokens) +

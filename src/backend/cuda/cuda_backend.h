@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "backend/backend.h"
 
@@ -46,5 +47,8 @@ std::shared_ptr<SharedResources> make_cuda_shared_resources(int device = 0);
 
 // Whether a CUDA device can be used (never throws).
 bool cuda_device_available();
+// What of the device can change bits: its compute capability and the cuBLASLt release, e.g. "sm_90, cuBLASLt 130100"
+// (device 0; "no CUDA device" without one). The SKU and SM count are left out: the contract does not depend on them.
+std::string cuda_device_arch();
 
 }  // namespace verbatim::backend

@@ -1,7 +1,10 @@
 #include "backend/cuda/cuda_resources.h"
 
+#include <cublasLt.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <string>
 
 #include "backend/cuda/cuda_backend.h"
 
@@ -46,6 +49,16 @@ std::shared_ptr<SharedResources> make_cuda_shared_resources(int device) {
 
 bool cuda_device_available() {
   return cuda::device_count_or_zero() > 0;
+}
+
+std::string cuda_device_arch() {
+  cudaDeviceProp props{};
+  if (cuda::device_count_or_zero() == 0 || cudaGetDeviceProperties(&props, 0) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return "no CUDA device";
+  }
+  return "sm_" + std::to_string(props.major) + std::to_string(props.minor) + ", cuBLASLt " +
+         std::to_string(cublasLtGetVersion());
 }
 
 }  // namespace verbatim::backend
