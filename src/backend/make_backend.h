@@ -29,7 +29,8 @@ std::unique_ptr<Backend> make_backend(const BackendConfig& config);
 bool have_cuda_backend();
 bool cuda_device_present();
 
-// The device architecture a backend's bits depend on, for fingerprints: "cpu x86_64" / "cuda sm_90, cuBLASLt N".
+// The device architecture a backend's bits depend on, for fingerprints: "cpu x86_64" / "cuda NVIDIA H200, sm_90,
+// cuBLASLt N".
 std::string device_arch(const std::string& name);
 
 // Shared device state for make_backend's "cuda" (BackendConfig::shared); Error without CUDA or without a device.

@@ -47,8 +47,10 @@ std::shared_ptr<SharedResources> make_cuda_shared_resources(int device = 0);
 
 // Whether a CUDA device can be used (never throws).
 bool cuda_device_available();
-// What of the device can change bits: its compute capability and the cuBLASLt release, e.g. "sm_90, cuBLASLt 130100"
-// (device 0; "no CUDA device" without one). The SKU and SM count are left out: the contract does not depend on them.
+// What of the device can change bits, for fingerprints: its name, compute capability and the cuBLASLt release, e.g.
+// "NVIDIA H200, sm_90, cuBLASLt 130100" (device 0; "no CUDA device" without one). The name is kept although the bits
+// are expected to be the same across Hopper SKUs: the GEMM tuner's candidates come from cuBLASLt's heuristic, which
+// may answer differently per SKU, so that identity is not proven.
 std::string cuda_device_arch();
 
 }  // namespace verbatim::backend

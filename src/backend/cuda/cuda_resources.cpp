@@ -57,7 +57,7 @@ std::string cuda_device_arch() {
     (void)cudaGetLastError();
     return "no CUDA device";
   }
-  return "sm_" + std::to_string(props.major) + std::to_string(props.minor) + ", cuBLASLt " +
+  return std::string(props.name) + ", sm_" + std::to_string(props.major) + std::to_string(props.minor) + ", cuBLASLt " +
          std::to_string(cublasLtGetVersion());
 }
 
