@@ -3,7 +3,7 @@
 // buffer, best of 10) divided by the bytes of weights read per decoded token (every layer tensor, the final norm,
 // the lm_head and one embedding row, as bf16 on the GPU).
 //   bench_decode_cuda --model DIR [--streams 1,8] [--tokens 256] [--prompt-len 16] [--modes invariant,fast]
-//                     [--graphs 1] [--runs 2]
+//                     [--graphs 1] [--runs 2] [--own-gemm 1]
 // Each (mode, S) makes an Engine (backend cuda), warms it up (one request of 8 tokens, which also captures the decode
 // graphs), then submits S requests (distinct random prompts, ignore_eos, greedy) and steps until idle. decode tok/s
 // counts the tokens generated after every prompt was computed, over the time since then.
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_resources.h"
 #include "engine/engine.h"
 #include "model/model.h"
 #include "util/error.h"
@@ -77,7 +78,7 @@ using Clock = std::chrono::steady_clock;
 int main(int argc, char** argv) {
   std::string model_path, modes = "invariant,fast", streams = "1";
   int tokens = 256, prompt_len = 16, runs = 2;
-  bool graphs = true;
+  bool graphs = true, own_gemm = true;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -101,10 +102,12 @@ int main(int argc, char** argv) {
       graphs = next() != "0";
     else if (a == "--runs")
       runs = std::stoi(next());
+    else if (a == "--own-gemm")
+      own_gemm = next() != "0";
     else {
       std::fprintf(stderr,
                    "usage: bench_decode_cuda --model DIR [--streams 1,8] [--tokens 256] [--prompt-len 16] "
-                   "[--modes invariant,fast] [--graphs 1] [--runs 2]\n");
+                   "[--modes invariant,fast] [--graphs 1] [--runs 2] [--own-gemm 1]\n");
       return 2;
     }
   }
@@ -129,6 +132,8 @@ int main(int argc, char** argv) {
         "| mode | S | graphs | run | decode tok/s | ms/step | of bound | engine start s "
         "|\n|---|---:|---|---:|---:|---:|---:|---:|\n");
     auto shared = backend::make_cuda_shared_resources(0);
+    // --own-gemm 0: the invariant GEMM table without the own small-M kernel (cuBLASLt only), for comparison.
+    std::dynamic_pointer_cast<verbatim::cuda::CudaResources>(shared)->set_own_gemm_kernel(own_gemm);
     for (const std::string& mode_name : {std::string("invariant"), std::string("fast")}) {
       if (modes.find(mode_name) == std::string::npos) continue;
       for (int s : parse_list(streams)) {

@@ -45,6 +45,12 @@ target_link_libraries(bench_gemm_cuda PRIVATE verbatim_cuda)
 # host flags (-fopenmp) as they are.
 set_target_properties(bench_gemm_cuda PROPERTIES LINKER_LANGUAGE CXX)
 
+# Benchmark: the small-M GEMM kernel against the invariant cuBLASLt table and the copy rate.
+add_executable(bench_gemm_small_m_cuda ${VERBATIM_ROOT}/bench/bench_gemm_small_m_cuda.cu)
+target_compile_options(bench_gemm_small_m_cuda PRIVATE ${VERBATIM_CUDA_OPTIONS})
+target_link_libraries(bench_gemm_small_m_cuda PRIVATE verbatim_cuda)
+set_target_properties(bench_gemm_small_m_cuda PROPERTIES LINKER_LANGUAGE CXX)
+
 # Benchmark: paged attention, decode (invariant vs fast split) and prefill, against the device-to-device copy rate.
 add_executable(bench_attention_cuda ${VERBATIM_ROOT}/bench/bench_attention_cuda.cu)
 target_compile_options(bench_attention_cuda PRIVATE ${VERBATIM_CUDA_OPTIONS})
@@ -56,7 +62,8 @@ if(VERBATIM_BUILD_TESTS)
     find_package(GTest REQUIRED)
   endif()
   include(GoogleTest)
-  add_executable(test_cuda ${VERBATIM_ROOT}/tests/cuda/gemm_test.cu ${VERBATIM_ROOT}/tests/cuda/paged_attention_test.cu)
+  add_executable(test_cuda ${VERBATIM_ROOT}/tests/cuda/gemm_test.cu ${VERBATIM_ROOT}/tests/cuda/gemm_small_m_test.cu
+                         ${VERBATIM_ROOT}/tests/cuda/paged_attention_test.cu)
   target_compile_options(test_cuda PRIVATE ${VERBATIM_CUDA_OPTIONS})
   target_link_libraries(test_cuda PRIVATE verbatim_cuda GTest::gtest GTest::gtest_main)
   # The CPU oracles the CUDA tests compare against: in verbatim_core in the full build; the standalone project

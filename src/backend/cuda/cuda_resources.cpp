@@ -33,6 +33,7 @@ Gemm& CudaResources::gemm(int64_t n, int64_t k, GemmOut out, Mode mode, int64_t 
   GemmTuneOptions o;
   o.max_m = std::max(max_m, kMinTunedM);
   o.log = log;
+  o.own_kernel = own_gemm_kernel_;
   list.push_back(std::make_unique<Gemm>(*lt_, n, k, out, mode, o, stream()));
   Gemm& g = *list.back();
   if (log) std::fprintf(stderr, "cuda backend: GEMM %s tuned in %.2f s\n", g.shape_name().c_str(), g.tune_seconds());

@@ -31,11 +31,16 @@ class CudaResources final : public backend::SharedResources {
   // The GEMM for this shape, tuned (Mode::Invariant) on first use for at least max_m rows. Stable address.
   Gemm& gemm(int64_t n, int64_t k, GemmOut out, Mode mode, int64_t max_m, bool log);
 
+  // Whether GEMMs tuned from now on may choose the own small-M kernel (GemmTuneOptions::own_kernel; default yes).
+  // The bits are the same either way (both verified against one reference); benchmarks compare the speed.
+  void set_own_gemm_kernel(bool on) { own_gemm_kernel_ = on; }
+
  private:
   int device_;
   std::unique_ptr<Stream> stream_;
   std::unique_ptr<LtContext> lt_;
   std::map<std::tuple<int64_t, int64_t, GemmOut, Mode>, std::vector<std::unique_ptr<Gemm>>> gemms_;
+  bool own_gemm_kernel_ = true;
 };
 
 }  // namespace verbatim::cuda

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "kernels/cuda/gemm_small_m.cuh"
 #include "kernels/cuda/testdata.h"
 
 namespace verbatim::cuda {
@@ -151,6 +152,7 @@ Gemm::Gemm(LtContext& ctx, int64_t n, int64_t k, GemmOut out, Mode mode, const G
   create_descriptors();
   if (mode_ == Mode::Invariant) {
     try {
+      if (own_kernel_supported()) cuda_kernels::gemm_small_m_prepare();
       tune(options, stream);
     } catch (...) {
       destroy_descriptors();
@@ -247,9 +249,36 @@ void Gemm::run(const void* x, const void* w, void* y, int64_t m, cudaStream_t st
   if (!aligned(x) || !aligned(w) || !aligned(y)) {
     fail("cuda gemm " + shape_name(), "x, w and y must be 256-byte aligned (as from cudaMalloc)");
   }
+  if (mode_ == Mode::Invariant && m <= max_m_) {
+    for (const GemmBucket& b : table_) {
+      if (m <= b.m_hi) {
+        if (b.own_kernel) {
+          own_matmul(x, w, y, m, stream);
+          check_cuda(cudaGetLastError(), ("gemm_small_m for " + shape_name() + " M=" + std::to_string(m)).c_str());
+          return;
+        }
+        break;
+      }
+    }
+  }
   const cublasLtMatmulAlgo_t& algo = algo_for(m);
   check_cublas(matmul(algo, x, w, y, m, stream),
                ("cublasLtMatmul for " + shape_name() + " M=" + std::to_string(m)).c_str());
+}
+
+bool Gemm::own_kernel_supported() const {
+  // 256-byte aligned pointers (run()'s requirement) satisfy the kernel's 16-byte alignment.
+  return cuda_kernels::gemm_small_m_supported({.x = reinterpret_cast<const void*>(uintptr_t{256}),
+                                               .w = reinterpret_cast<const void*>(uintptr_t{256}),
+                                               .y = reinterpret_cast<void*>(uintptr_t{256}),
+                                               .m = 1,
+                                               .n = n_,
+                                               .k = k_});
+}
+
+void Gemm::own_matmul(const void* x, const void* w, void* y, int64_t m, cudaStream_t stream) const {
+  cuda_kernels::gemm_small_m({.x = x, .w = w, .y = y, .m = m, .n = n_, .k = k_, .out_f32 = out_ == GemmOut::F32},
+                             stream);
 }
 
 std::string Gemm::table_report() const {
@@ -261,7 +290,8 @@ std::string Gemm::table_report() const {
     std::snprintf(line, sizeof(line),
                   "  M %5lld..%-5lld %9.2f us  cand %2d+%-2d rej_bits %d  rej_run %d  probes %lld  %s\n",
                   static_cast<long long>(b.m_lo), static_cast<long long>(b.m_hi), b.time_us, b.candidates, b.variants,
-                  b.rejected_bits, b.rejected_run, static_cast<long long>(b.probes_checked), b.algo_desc.c_str());
+                  b.rejected_bits, b.rejected_run, static_cast<long long>(b.probes_checked),
+                  b.own_kernel ? "own small-M kernel (gemm_small_m)" : b.algo_desc.c_str());
     s << line;
     for (const std::string& r : b.rejected_desc) s << "      rejected for its bits: " << r << "\n";
   }
@@ -523,7 +553,8 @@ void Gemm::tune(const GemmTuneOptions& o, cudaStream_t stream) {
 
   // Verification of one candidate for bucket [lo, hi]: run at M = lo, middle and hi (M = 1: rows 0..3 one at a time)
   // and compare the probed rows with the reference rows. 0: same bits; 1: other bits; 2: failed to run.
-  auto verify = [&](const cublasLtMatmulAlgo_t& a, int64_t lo, int64_t hi, int64_t* checked) {
+  // `run_fn(x, w, y, m)` runs the candidate and says whether it ran.
+  auto verify_with = [&](auto&& run_fn, int64_t lo, int64_t hi, int64_t* checked) {
     zero_counter();
     *checked = 0;
     for (int64_t m : verify_ms(lo, hi)) {
@@ -532,7 +563,7 @@ void Gemm::tune(const GemmTuneOptions& o, cudaStream_t stream) {
           check_cuda(cudaMemcpyAsync(x_row.get(), x_at(r), x_row_bytes, cudaMemcpyDeviceToDevice, stream),
                      "cudaMemcpyAsync");
           fill_u16(y.get(), y_row_words, kPoison, stream);
-          if (matmul(a, x_row.get(), w0, y.get(), 1, stream) != CUBLAS_STATUS_SUCCESS) {
+          if (!run_fn(x_row.get(), w0, y.get(), 1)) {
             settle_failed_call();
             return 2;
           }
@@ -543,7 +574,7 @@ void Gemm::tune(const GemmTuneOptions& o, cudaStream_t stream) {
         continue;
       }
       fill_u16(y.get(), static_cast<size_t>(m) * y_row_words, kPoison, stream);
-      if (matmul(a, x.get(), w0, y.get(), m, stream) != CUBLAS_STATUS_SUCCESS) {
+      if (!run_fn(x.get(), w0, y.get(), m)) {
         settle_failed_call();
         return 2;
       }
@@ -553,8 +584,31 @@ void Gemm::tune(const GemmTuneOptions& o, cudaStream_t stream) {
         ++*checked;
       }
     }
-    if (read_counter() != 0 || (o.candidate_filter && !o.candidate_filter(hi, a))) return 1;
-    return 0;
+    return read_counter() != 0 ? 1 : 0;
+  };
+  auto verify = [&](const cublasLtMatmulAlgo_t& a, int64_t lo, int64_t hi, int64_t* checked) {
+    const int v = verify_with([&](const void* xp, const void* wp, void* yp,
+                                  int64_t m) { return matmul(a, xp, wp, yp, m, stream) == CUBLAS_STATUS_SUCCESS; },
+                              lo, hi, checked);
+    if (v == 0 && o.candidate_filter && !o.candidate_filter(hi, a)) return 1;
+    return v;
+  };
+  // The own small-M kernel (kernels/cuda/gemm_small_m.cuh) as a candidate: verified and timed like the others.
+  auto own_run = [&](const void* xp, const void* wp, void* yp, int64_t m) {
+    own_matmul(xp, wp, yp, m, stream);
+    return cudaGetLastError() == cudaSuccess;
+  };
+  auto own_time = [&](int64_t m) {
+    const int runs = std::max(n_w, 2);
+    std::vector<float> times;
+    for (int g = 0; g < std::max(o.timing_groups, 1); ++g) {
+      ev0.record(stream);
+      for (int i = 0; i < runs; ++i) own_matmul(x.get(), w_copies[i % n_w].get(), y.get(), m, stream);
+      ev1.record(stream);
+      check_cuda(cudaGetLastError(), "gemm_small_m (timing)");
+      times.push_back(ev1.ms_since(ev0) / runs);
+    }
+    return median(times);
   };
   auto keep_verified = [&](const std::vector<cublasLtMatmulAlgo_t>& cands, GemmBucket& b) {
     std::vector<cublasLtMatmulAlgo_t> ok;
@@ -574,6 +628,7 @@ void Gemm::tune(const GemmTuneOptions& o, cudaStream_t stream) {
     return ok;
   };
 
+  bool own_ok = own_kernel_supported() && o.own_kernel;
   // 3. Every bucket: verify every candidate (bucket 1: the reference's group), time the survivors, then try the
   // variants of the fastest where a GEMM is short (small M: launch- and latency-bound, where they matter).
   for (size_t t = 0; t < tops.size(); ++t) {
@@ -610,6 +665,28 @@ void Gemm::tune(const GemmTuneOptions& o, cudaStream_t stream) {
         vok.insert(vok.begin(), b.algo);
         std::tie(best, ms) = fastest(vok, b.m_hi);
         b.algo = vok[best];
+      }
+    }
+    // The own kernel where it serves the bucket: it must reproduce the reference bits like any candidate, and it
+    // replaces cuBLASLt only where it is faster (timed the same way, median of groups).
+    if (own_ok && b.m_hi <= cuda_kernels::kSmallMMaxM) {
+      int64_t checked = 0;
+      const int v = verify_with(own_run, b.m_lo, b.m_hi, &checked);
+      if (v == 0) {
+        const float own_ms = own_time(b.m_hi);
+        const float lt_ms = fastest({b.algo}, b.m_hi).second;  // re-timed beside it
+        if (own_ms < lt_ms) {
+          b.own_kernel = true;
+          b.probes_checked = checked;
+          ms = own_ms;
+        }
+      } else if (v == 1) {
+        ++b.rejected_bits;
+        b.rejected_desc.push_back("own small-M kernel (gemm_small_m)");
+        own_ok = false;  // an order of its own: not offered again
+      } else {
+        ++b.rejected_run;
+        own_ok = false;
       }
     }
     b.time_us = ms * 1000.0f;

@@ -15,6 +15,9 @@
 //    alone at M = 1. Candidates that differ are rejected; the fastest survivor (timed with events over rotating weight
 //    copies, so L2 does not flatter) wins. For short GEMMs (small M) the variants of the winner (cluster shape,
 //    custom option, CTA swizzle) are verified and timed too;
+//  - buckets with M <= 32 also try the project's own small-M kernel (kernels/cuda/gemm_small_m.cuh: each output a
+//    chain of k16 mma steps in increasing k, the order cuBLASLt's split-K-free kernels were found to use). It is
+//    verified against the reference rows exactly like a cuBLASLt candidate and chosen only where it is faster;
 //  - where no candidate survives, the constructor throws Error naming the shape and M. Nothing falls back.
 //  - run() with M > max_m throws: bits are promised only where they were verified.
 // Mode::Fast: cuBLASLt's default heuristic per exact M (its first result, split-K allowed), cached per M: the usual,
@@ -81,6 +84,7 @@ struct GemmTuneOptions {
   int max_variants = 64;       // variants per bucket
   uint64_t seed = 0x5eed;      // tuning data (its values do not matter for the bits: only the reduction order does)
   bool log = false;            // print the table to stderr after tuning
+  bool own_kernel = true;      // offer the own small-M kernel (kernels/cuda/gemm_small_m.cuh) for buckets M <= 32
   // Test hook: return false to reject a candidate as if its bits had differed (to exercise the refusal path).
   std::function<bool(int64_t m_hi, const cublasLtMatmulAlgo_t& algo)> candidate_filter;
 };
@@ -96,6 +100,7 @@ struct GemmBucket {
   int variants = 0;            // variants of the fastest candidate tried (small M)
   int rejected_bits = 0;       // ... whose rows differed from the reference rows (or from themselves when re-run)
   int rejected_run = 0;        // ... that failed to run at some M of the bucket
+  bool own_kernel = false;     // the bucket runs the own small-M kernel instead of `algo` (verified, and faster)
   int64_t probes_checked = 0;  // rows compared bit for bit for the chosen algorithm
   std::vector<std::string> rejected_desc;  // describe_algo() of each candidate rejected for its bits
 };
@@ -139,6 +144,9 @@ class Gemm {
   std::vector<cublasLtMatmulHeuristicResult_t> heuristic(int64_t m, int count, uint32_t reduction_mask,
                                                          bool allow_unsupported);
   void tune(const GemmTuneOptions& options, cudaStream_t stream);
+  // Whether the own small-M kernel serves this shape, and one call of it.
+  bool own_kernel_supported() const;
+  void own_matmul(const void* x, const void* w, void* y, int64_t m, cudaStream_t stream) const;
 
   LtContext& ctx_;
   int64_t n_;
