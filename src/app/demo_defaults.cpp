@@ -20,7 +20,7 @@ DemoModelChoice choose_demo_model(const std::string& model_flag, bool synthetic_
     c.note = "using the default model " + *default_path + " (--synthetic for the embedded random-weight model)";
   } else {
     c.source = DemoModelSource::Synthetic;
-    c.note = std::string("the default model ") + kDefaultModelFile + " is not in " + looked_in +
+    c.note = std::string("the default model ") + kDefaultModelFile + " was not found at " + looked_in +
              ", so using the embedded synthetic model (random weights, no download; scripts/setup.sh fetches the "
              "default model)";
   }

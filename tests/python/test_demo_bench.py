@@ -77,7 +77,7 @@ def test_demo_model_choice(verbatim, tmp):
         check("absent: the embedded synthetic model", j["model_source"] == "synthetic" and
               j["model"].startswith("synthetic qwen3-tiny") and j["model_path"] == "", j)
         check("absent: the note says why and how to get the model",
-              "is not in " + os.path.join(empty, DEFAULT_MODEL) in err and "scripts/setup.sh" in err, err)
+              "was not found at " + os.path.join(empty, DEFAULT_MODEL) in err and "scripts/setup.sh" in err, err)
         check("absent: the embedded model's CPU workload (64 tokens, as many background requests as probes)",
               j["runs"] == 2 and j["max_tokens"] == 64 and j["background"] == 2 and
               j["background_prompt_max"] == 128 and j["background_tokens_max"] == 96, j)

@@ -21,7 +21,7 @@ TEST(DemoDefaults, SyntheticFallbackWhenAbsentSaysWhy) {
   const DemoModelChoice c = choose_demo_model("", false, std::nullopt, "/nowhere/models/x");
   EXPECT_EQ(c.source, DemoModelSource::Synthetic);
   EXPECT_TRUE(c.path.empty());
-  EXPECT_NE(c.note.find("/nowhere/models/x"), std::string::npos) << c.note;
+  EXPECT_NE(c.note.find("not found at /nowhere/models/x"), std::string::npos) << c.note;
   EXPECT_NE(c.note.find("scripts/setup.sh"), std::string::npos) << c.note;
   EXPECT_NE(c.note.find("synthetic"), std::string::npos) << c.note;
 }
