@@ -36,8 +36,8 @@ DemoWorkload default_demo_workload(const std::string& backend, bool default_mode
   if (!default_model) return w;  // the embedded model on the CPU: 100 probes of 64 tokens (~40 s on 2 cores)
   // SmolLM2-135M on the CPU (fp32 weights, 538 MB read per step; a step of ~20 rows takes ~0.1 s in invariant mode
   // and ~0.2 s in fast mode on 1 thread): ~75 steps per mode, ~1.3k generated and ~0.8k prompt tokens, so that both
-  // modes together take ~27 s on 2 cores (docs/performance.md). The probes' 48 tokens are a sentence or two of a
-  // real answer; the background requests stay as many as the probes.
+  // modes together take ~30 s on 2 cores (measured, docs/performance.md). The probes' 48 tokens are a sentence or two
+  // of a real answer; the background requests stay as many as the probes.
   w.runs = 24;
   w.max_tokens = 48;
   w.background_prompt_max = 64;

@@ -3,7 +3,7 @@
 // The model: --model when given; else the embedded synthetic model when asked for (--synthetic, or any --synth-*
 // flag); else the default model SmolLM2-135M-Instruct (model/default_model.h) when its file is present; else the
 // embedded synthetic model, which needs no download. The workload: the blog's 1000 probes off the CPU; on the CPU a
-// size that keeps both modes together well under a minute on 2 cores (the embedded model is ~30x cheaper per token
+// size that keeps both modes together well under a minute on 2 cores (the embedded model has ~30x fewer parameters
 // than SmolLM2, so it gets more probes and longer outputs). Flags given on the command line override each field.
 #pragma once
 
