@@ -334,9 +334,9 @@ std::string demo_report_html(const DemoResult& r, const DemoReportInfo& info) {
     << ".margin-key{stroke:#888;stroke-width:1.5;stroke-dasharray:5,4}\n"
     << "</style>\n</head>\n<body>\n";
   const DemoOptions& o = r.options;
-  s << "<h1>verbatim demo</h1>\n<p class=\"meta\">" << o.runs << " identical greedy requests of the prompt <q>"
-    << html_escape(info.prompt) << "</q> (" << info.prompt_tokens << " prompt tokens, " << o.max_tokens
-    << " output tokens each, EOS ignored), sent while " << r.background
+  s << "<h1>verbatim demo</h1>\n<p class=\"meta\">" << o.runs << " identical " << html_escape(probe_kind_text(o))
+    << " requests of the prompt <q>" << html_escape(info.prompt) << "</q> (" << info.prompt_tokens << " prompt tokens, "
+    << o.max_tokens << " output tokens each, EOS ignored), sent while " << r.background
     << " background requests of random lengths arrive at random engine steps (schedule seed " << o.seed
     << ", the same in every mode). Model: " << html_escape(info.model)
     << ". Backend: " << html_escape(r.modes.empty() ? std::string() : r.modes[0].backend) << ", " << o.engine.threads

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 #include "util/error.h"
@@ -32,11 +33,20 @@ void check_options(const DemoOptions& o) {
   if (o.background_prompt_max <= 0 || o.background_tokens_max <= 0)
     fail("demo", "background prompt and output lengths must be positive");
   if (o.arrival_gap_max < 0) fail("demo", "--arrival-gap must be >= 0");
+  if (!(o.probe_temperature >= 0.0f)) fail("demo", "--temperature must be >= 0");
   if (o.prompt.empty()) fail("demo", "the probe prompt is empty");
   if (o.modes.empty()) fail("demo", "no mode to run");
 }
 
 }  // namespace
+
+std::string probe_kind_text(const DemoOptions& opt) {
+  if (opt.probe_temperature <= 0.0f) return "greedy";
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "sampled (temperature %g, seed %llu)", static_cast<double>(opt.probe_temperature),
+                static_cast<unsigned long long>(opt.probe_seed));
+  return buf;
+}
 
 std::vector<ScheduledRequest> demo_schedule(const DemoOptions& opt, const ModelConfig& config,
                                             const Tokenizer* tokenizer) {
@@ -74,7 +84,8 @@ std::vector<ScheduledRequest> demo_schedule(const DemoOptions& opt, const ModelC
       r.probe = which;
       r.prompt = opt.prompt;
       r.params.max_tokens = opt.max_tokens;
-      r.params.sampling.temperature = 0.0f;
+      r.params.sampling.temperature = opt.probe_temperature;
+      r.params.sampling.seed = opt.probe_seed;
       r.params.sampling.top_logprobs = 2;  // for the top-2 margins (reporting only: the logits are unchanged)
     } else {
       const int len = rng.uniform(1, prompt_cap);

@@ -18,6 +18,8 @@ namespace verbatim::app {
 struct DemoOptions {
   int runs = 100;                   // identical probe requests
   int max_tokens = 64;              // tokens per probe completion (EOS ignored: every probe has exactly this many)
+  float probe_temperature = 0.0f;   // 0: greedy probes; > 0: every probe samples with this temperature and the same
+  uint64_t probe_seed = 0;          // seed, so the probes stay identical requests (with identical expected output)
   int background = -1;              // background requests; -1: as many as runs
   int background_prompt_max = 128;  // background prompt length uniform in [1, this]
   int background_tokens_max = 96;   // background output length uniform in [1, this] (EOS ignored)
@@ -28,7 +30,11 @@ struct DemoOptions {
   EngineOptions engine;  // everything but `mode`, which each run sets
 };
 
-// One request of the schedule. Probes are greedy; background requests sample (temperature 1, their own seed).
+// "greedy", or "sampled (temperature T, seed S)": what the probes are, for the console and the report.
+std::string probe_kind_text(const DemoOptions& opt);
+
+// One request of the schedule. Probes are greedy (or all sample with one temperature and one seed); background
+// requests sample (temperature 1, their own seed).
 struct ScheduledRequest {
   int arrival_step = 0;
   int probe = -1;  // probe index, -1 for background

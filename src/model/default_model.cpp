@@ -30,7 +30,10 @@ std::vector<std::string> default_model_candidates() {
       if (q == p) return;
     out.push_back(p);
   };
-  if (const char* env = std::getenv("VERBATIM_MODELS_DIR"); env != nullptr && *env != '\0') add(env);
+  if (const char* env = std::getenv("VERBATIM_MODELS_DIR"); env != nullptr && *env != '\0') {
+    add(env);  // the user named the folder: look nowhere else (and an empty folder means "no default model")
+    return out;
+  }
 #ifdef VERBATIM_SOURCE_DIR
   add(fs::path(VERBATIM_SOURCE_DIR) / "models");
 #endif
@@ -71,6 +74,10 @@ std::string require_default_model(const std::string& flag, const std::vector<std
                  flag + " PATH (`verbatim synth` writes a random-weight model for tests)");
 }
 
+bool is_default_model_file(const std::string& path) {
+  return !path.empty() && fs::path(path).filename() == kDefaultModelFile;
+}
+
 GenerationDefaults default_model_generation() {
   GenerationDefaults g;
   g.temperature = 0.0f;
@@ -80,7 +87,7 @@ GenerationDefaults default_model_generation() {
 void apply_default_model_generation(Model& model) {
   const GenerationDefaults& g = model.config.generation;
   if (g.temperature || g.top_k || g.top_p || g.min_p) return;
-  if (fs::path(model.path).filename() != kDefaultModelFile) return;
+  if (!is_default_model_file(model.path)) return;
   model.config.generation = default_model_generation();
 }
 

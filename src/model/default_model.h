@@ -14,7 +14,8 @@ class Model;
 
 inline constexpr const char* kDefaultModelFile = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
-// The places the default model is looked for, in order: $VERBATIM_MODELS_DIR/<file> (when set), then
+// The places the default model is looked for: $VERBATIM_MODELS_DIR/<file> alone when that variable is set and not
+// empty (so that pointing it at a folder without the file means "no default model"); otherwise, in order,
 // <source root>/models/<file> (the checkout this binary was built from), then models/<file> next to the executable
 // and two levels up from it (build/bin/verbatim -> <repo>/models).
 std::vector<std::string> default_model_candidates();
@@ -27,6 +28,9 @@ std::optional<std::string> default_model_path();
 std::string require_default_model(const std::string& flag = "--model");
 // The same over an explicit list of candidates (tests).
 std::string require_default_model(const std::string& flag, const std::vector<std::string>& candidates);
+
+// Whether `path` names the default model's file (by file name, wherever it lies).
+bool is_default_model_file(const std::string& path);
 
 // The default model's sampling defaults: greedy. The GGUF carries none; plain temperature-1 sampling makes this 135M
 // 4-bit model ramble, and even its model card's temperature 0.2 / top-p 0.9 often derails a short answer whose first

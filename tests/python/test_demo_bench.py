@@ -3,6 +3,9 @@
 
 - demo on a small embedded model: invariant mode gives exactly one completion; the --report HTML is well-formed
   XML with the three charts, and their numbers match the run's --json output;
+- demo's model choice: the default model SmolLM2 when its file is present (with the CPU workload sized for it),
+  the embedded synthetic model when it is absent ($VERBATIM_MODELS_DIR pointing at an empty folder) with a note that
+  says why, and explicit flags (--model, --synthetic, --synth-*, --max-tokens ...) winning over both;
 - bench in process: every request produces its drawn length, per mode;
 - bench --url against a stub OpenAI-compatible SSE server (http.server): the requests carry stream, max_tokens,
   ignore_eos and the API key, the streamed chunks are counted (also when events are split across reads), and a
@@ -28,6 +31,8 @@ passed = 0
 SVG = "{http://www.w3.org/2000/svg}"
 XHTML = "{http://www.w3.org/1999/xhtml}"
 SMALL = ["--synth-layers", "2", "--threads", "1", "--no-progress"]
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEFAULT_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def check(name, ok, detail=""):
@@ -40,8 +45,116 @@ def check(name, ok, detail=""):
         print(f"[FAIL] {name}: {detail}")
 
 
-def run(verbatim, args, timeout=120):
-    return subprocess.run([verbatim] + args, capture_output=True, text=True, timeout=timeout)
+def run(verbatim, args, timeout=120, env=None):
+    return subprocess.run([verbatim] + args, capture_output=True, text=True, timeout=timeout,
+                          env=None if env is None else {**os.environ, **env})
+
+
+def find_default_model():
+    for d in [os.environ.get("VERBATIM_MODELS_DIR"), os.path.join(ROOT, "models")]:
+        if d and os.path.isfile(os.path.join(d, DEFAULT_MODEL)):
+            return os.path.join(d, DEFAULT_MODEL)
+    return None
+
+
+def demo_json(verbatim, args, env, name):
+    """Runs `demo --json` on the CPU (invariant mode only, one thread); returns (json or None, stderr)."""
+    p = run(verbatim, ["demo", "--json", "--no-progress", "--backend", "cpu", "--modes", "invariant", "--threads", "1"]
+            + args, env=env)
+    check(f"{name}: exits 0", p.returncode == 0, p.stderr[-2000:])
+    if p.returncode != 0:
+        return None, p.stderr
+    return json.loads(p.stdout), p.stderr
+
+
+def test_demo_model_choice(verbatim, tmp):
+    # Absent: $VERBATIM_MODELS_DIR names the only folder looked in, and it is empty.
+    empty = os.path.join(tmp, "no-models")
+    os.makedirs(empty)
+    absent = {"VERBATIM_MODELS_DIR": empty}
+    j, err = demo_json(verbatim, ["-n", "2"], absent, "demo without the default model")
+    if j:
+        check("absent: the embedded synthetic model", j["model_source"] == "synthetic" and
+              j["model"].startswith("synthetic qwen3-tiny") and j["model_path"] == "", j)
+        check("absent: the note says why and how to get the model",
+              "was not found at " + os.path.join(empty, DEFAULT_MODEL) in err and "scripts/setup.sh" in err, err)
+        check("absent: the embedded model's CPU workload (64 tokens, as many background requests as probes)",
+              j["runs"] == 2 and j["max_tokens"] == 64 and j["background"] == 2 and
+              j["background_prompt_max"] == 128 and j["background_tokens_max"] == 96, j)
+        check("absent: invariant gives one completion", j["modes"][0]["unique_bitwise"] == 1, j["modes"])
+
+    # --model wins (a synthetic model directory, not the default model: the ordinary workload defaults).
+    given = os.path.join(tmp, "given")
+    p = run(verbatim, ["synth", "--arch", "qwen3-tiny", "--seed", "4", "--layers", "2", "--out", given])
+    check("synth writes the demo's --model", p.returncode == 0, p.stderr)
+    j, err = demo_json(verbatim, ["--model", given, "-n", "2", "--max-tokens", "5"], absent, "demo --model")
+    if j:
+        check("--model wins", j["model_source"] == "given" and j["model_path"] == given and
+              j["runs"] == 2 and j["max_tokens"] == 5, j)
+        check("--model: the note names it", "using --model " + given in err, err)
+    p = run(verbatim, ["demo", "--model", given, "--synthetic", "-n", "2", "--no-progress"], env=absent)
+    check("--model with --synthetic is a clean error", p.returncode == 1 and "--synthetic" in p.stderr, p.stderr)
+
+    model = find_default_model()
+    if model is None:
+        print(f"SKIP: {DEFAULT_MODEL} not in $VERBATIM_MODELS_DIR or {ROOT}/models (scripts/setup.sh fetches it); "
+              "the default-model half of the demo's model choice is not checked")
+        return
+    # Present: a folder holding (a link to) the real file.
+    present_dir = os.path.join(tmp, "models")
+    os.makedirs(present_dir)
+    linked = os.path.join(present_dir, DEFAULT_MODEL)
+    os.symlink(os.path.abspath(model), linked)
+    present = {"VERBATIM_MODELS_DIR": present_dir}
+    j, err = demo_json(verbatim, ["-n", "2"], present, "demo with the default model")
+    if j:
+        check("present: the default model", j["model_source"] == "default" and j["model_path"] == linked and
+              "30 layers" in j["model"], j)
+        check("present: the note names the file", "using the default model " + linked in err, err)
+        check("present: the default model's CPU workload (48 tokens, background 64/16)",
+              j["runs"] == 2 and j["max_tokens"] == 48 and j["background"] == 2 and
+              j["background_prompt_max"] == 64 and j["background_tokens_max"] == 16, j)
+        inv = j["modes"][0]
+        check("present: invariant gives one completion, bitwise", inv["unique"] == 1 and inv["unique_bitwise"] == 1,
+              inv)
+        words = inv["reference_text"].split()
+        check("present: the completion reads as English words (a trained model)",
+              len(words) >= 20 and sum(w.strip(".,;:!?()\"'").isalpha() for w in words) >= 0.8 * len(words),
+              inv["reference_text"])
+    j, _ = demo_json(verbatim, ["-n", "2", "--max-tokens", "6", "--background-tokens-max", "3"], present,
+                     "demo with the default model and explicit sizes")
+    if j:
+        check("present: explicit sizes win", j["model_source"] == "default" and j["max_tokens"] == 6 and
+              j["background_tokens_max"] == 3 and j["background_prompt_max"] == 64, j)
+    for flags in (["--synthetic"], ["--synth-layers", "2"]):
+        j, err = demo_json(verbatim, flags + ["-n", "2", "--max-tokens", "4"], present, "demo " + flags[0])
+        if j:
+            check(f"present: {flags[0]} wins over the default model",
+                  j["model_source"] == "synthetic" and j["model"].startswith("synthetic") and
+                  "asked for" in err, (j["model"], err))
+
+
+def test_demo_sampled_probes(verbatim):
+    args = ["demo", "-n", "4", "--max-tokens", "10", "--background", "4", "--background-prompt-max", "20",
+            "--background-tokens-max", "6"] + SMALL
+    p = run(verbatim, args + ["--temperature", "0.8", "--probe-seed", "3"])
+    check("demo --temperature exits 0", p.returncode == 0, p.stderr[-2000:])
+    if p.returncode == 0:
+        check("sampled probes are named as such", "4 identical sampled (temperature 0.8, seed 3) requests" in p.stdout,
+              p.stdout[:400])
+        check("sampled probes: invariant mode bitwise identical",
+              "invariant: all 4 runs bitwise identical" in p.stdout, p.stdout)
+    texts = {}
+    for t in ("0", "0.8"):
+        p = run(verbatim, args + ["--json", "--modes", "invariant", "--temperature", t, "--probe-seed", "3"])
+        if p.returncode == 0:
+            j = json.loads(p.stdout)
+            texts[t] = j["modes"][0]["reference_text"]
+            check(f"--temperature {t} is in the JSON", abs(j["temperature"] - float(t)) < 1e-6 and j["probe_seed"] == 3, j)
+    check("sampled probes complete differently from greedy ones", len(texts) == 2 and texts["0"] != texts["0.8"],
+          texts)
+    p = run(verbatim, args + ["--temperature", "-1"])
+    check("demo --temperature -1 is a clean error", p.returncode == 1 and "temperature" in p.stderr, p.stderr)
 
 
 def test_demo(verbatim, tmp):
@@ -278,6 +391,9 @@ def main():
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         test_demo(a.verbatim, tmp)
+    with tempfile.TemporaryDirectory() as tmp:
+        test_demo_model_choice(a.verbatim, tmp)
+    test_demo_sampled_probes(a.verbatim)
     with tempfile.TemporaryDirectory() as tmp:
         test_bench_real_server(a.verbatim, tmp)
     test_bench_in_process(a.verbatim)

@@ -143,6 +143,35 @@ TEST(DemoSchedule, SeededAndWithinBounds) {
   EXPECT_TRUE(differs);
 }
 
+// Sampled probes stay identical requests: one temperature and one seed for all, the schedule otherwise unchanged;
+// in invariant mode they give one completion, bitwise.
+TEST(DemoSchedule, SampledProbesShareTemperatureAndSeed) {
+  const ModelBundle b = tiny_bundle();
+  DemoOptions o = small_options(b);
+  EXPECT_EQ(probe_kind_text(o), "greedy");
+  const auto greedy = demo_schedule(o, b.model->config, b.tokenizer.get());
+  o.probe_temperature = 0.7f;
+  o.probe_seed = 42;
+  EXPECT_EQ(probe_kind_text(o), "sampled (temperature 0.7, seed 42)");
+  const auto sampled = demo_schedule(o, b.model->config, b.tokenizer.get());
+  ASSERT_EQ(sampled.size(), greedy.size());
+  for (size_t i = 0; i < sampled.size(); ++i) {
+    EXPECT_EQ(sampled[i].arrival_step, greedy[i].arrival_step);
+    EXPECT_EQ(sampled[i].prompt, greedy[i].prompt);
+    if (sampled[i].probe < 0) {
+      EXPECT_EQ(sampled[i].params.sampling.seed, greedy[i].params.sampling.seed);
+      continue;
+    }
+    EXPECT_EQ(sampled[i].params.sampling.temperature, 0.7f);
+    EXPECT_EQ(sampled[i].params.sampling.seed, 42u);
+  }
+  o.modes = {Mode::Invariant};
+  const DemoResult r = run_demo(*b.model, b.tokenizer.get(), o);
+  EXPECT_EQ(r.modes[0].stats.unique_bitwise, 1);
+  o.probe_temperature = -1.0f;
+  EXPECT_THROW(demo_schedule(o, b.model->config, b.tokenizer.get()), Error);
+}
+
 TEST(DemoRun, InvariantModeGivesExactlyOneCompletion) {
   const ModelBundle b = tiny_bundle();
   const DemoOptions o = small_options(b);

@@ -1,5 +1,5 @@
-// Where the default model is looked for: $VERBATIM_MODELS_DIR first, then the source checkout's models/, then next to
-// the executable; the error when it is nowhere says how to get it.
+// Where the default model is looked for: $VERBATIM_MODELS_DIR alone when set, else the source checkout's models/, then
+// next to the executable; the error when it is nowhere says how to get it.
 #include "model/default_model.h"
 
 #include <gtest/gtest.h>
@@ -41,6 +41,18 @@ TEST(DefaultModel, EnvironmentFolderComesFirst) {
   EXPECT_EQ(c.front(), std::filesystem::path(file).lexically_normal().string());
   EXPECT_EQ(default_model_path(), c.front());
   EXPECT_EQ(require_default_model(), c.front());
+}
+
+// A folder named by the variable is the only place looked in: without the file there, there is no default model
+// (how `demo` is told to fall back to its embedded synthetic model, and `generate` to say how to get the file).
+TEST(DefaultModel, EnvironmentFolderIsTheOnlyPlace) {
+  const std::string dir = testing::temp_dir();
+  ModelsDirEnv env(dir);
+  const auto c = default_model_candidates();
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0], (std::filesystem::path(dir) / kDefaultModelFile).lexically_normal().string());
+  EXPECT_EQ(default_model_path(), std::nullopt);
+  EXPECT_THROW(require_default_model(), Error);
 }
 
 TEST(DefaultModel, SourceCheckoutIsACandidate) {
