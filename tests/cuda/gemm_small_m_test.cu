@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend/cuda/gemm.h"
+#include "cuda_test_util.h"
 #include "kernels/cuda/gemm_small_m.cuh"
 #include "kernels/cuda/testdata.h"
 #include "util/half.h"
@@ -18,25 +19,14 @@
 namespace verbatim::cuda {
 namespace {
 
-#define REQUIRE_GPU()                                                                                               \
-  do {                                                                                                              \
-    if (device_count_or_zero() == 0) {                                                                              \
-      std::fprintf(stderr, "\n*** NO CUDA GPU FOUND: the small-M GEMM tests are SKIPPED, nothing was run ***\n\n"); \
-      GTEST_SKIP() << "NO CUDA GPU: small-M GEMM test skipped";                                                     \
-    }                                                                                                               \
-  } while (0)
+using test::fresh_seed;
 
 using cuda_kernels::gemm_small_m;
 using cuda_kernels::kSmallMMaxM;
 using cuda_kernels::SmallMGemmParams;
 
-uint64_t fresh_seed() {
-  std::random_device rd;
-  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
-}
-
 TEST(CudaGemmSmallM, AccuracyAgainstCpuReference) {
-  REQUIRE_GPU();
+  REQUIRE_GPU_FOR("small-M GEMM");
   Stream stream;
   cuda_kernels::gemm_small_m_prepare();
   const uint64_t seed = fresh_seed();
@@ -112,7 +102,7 @@ unsigned long long count_diff(const void* a, const void* b, int64_t rows, int64_
 // Every row of the kernel at every M in 1..kSmallMMaxM equals, bit for bit, the same X row computed alone by the
 // cuBLASLt reference algorithm of the invariant GEMM (order-revealing data: X HalfSigned, W Positive).
 TEST(CudaGemmSmallM, RowsEqualCublasReferenceBitwise) {
-  REQUIRE_GPU();
+  REQUIRE_GPU_FOR("small-M GEMM");
   LtContext ctx;
   Stream stream;
   cuda_kernels::gemm_small_m_prepare();

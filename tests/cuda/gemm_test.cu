@@ -12,19 +12,14 @@
 #include <vector>
 
 #include "backend/cuda/gemm.h"
+#include "cuda_test_util.h"
 #include "kernels/cuda/testdata.h"
 #include "util/half.h"
 
 namespace verbatim::cuda {
 namespace {
 
-#define REQUIRE_GPU()                                                                                            \
-  do {                                                                                                           \
-    if (device_count_or_zero() == 0) {                                                                           \
-      std::fprintf(stderr, "\n*** NO CUDA GPU FOUND: the CUDA GEMM tests are SKIPPED, nothing was run ***\n\n"); \
-      GTEST_SKIP() << "NO CUDA GPU: CUDA GEMM test skipped";                                                     \
-    }                                                                                                            \
-  } while (0)
+using test::fresh_seed;
 
 constexpr uint16_t kPoison = 0xFFFF;  // NaN in bf16, a NaN pair in fp32
 
@@ -34,11 +29,6 @@ struct Shape {
 // Qwen3-8B's linear layers: fused QKV, o_proj, fused gate/up, down_proj, lm_head.
 const Shape kQwen3Shapes[] = {{6144, 4096}, {4096, 4096}, {24576, 4096}, {4096, 12288}, {151936, 4096}};
 const int64_t kMs[] = {1, 2, 3, 4, 5, 7, 8, 16, 31, 64, 100, 256, 1000, 4096};
-
-uint64_t fresh_seed() {
-  std::random_device rd;
-  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
-}
 
 unsigned long long count_diff(const void* a, const void* b, int64_t rows, int64_t row_words, DeviceBuffer& counter,
                               cudaStream_t s) {
@@ -57,7 +47,7 @@ void* row_ptr(DeviceBuffer& b, int64_t row, size_t row_bytes) {
 // (a) Accuracy: ||Y - ref|| / ||ref|| (Frobenius) against a CPU fp64 reference of the same bf16 inputs, on fresh
 // random inputs U(-1, 1), both modes, both output types; every output element must be written (poisoned first).
 TEST(CudaGemm, AccuracyAgainstCpuReference) {
-  REQUIRE_GPU();
+  REQUIRE_GPU_FOR("CUDA GEMM");
   LtContext ctx;
   Stream stream;
   const uint64_t seed = fresh_seed();
@@ -124,7 +114,7 @@ TEST(CudaGemm, AccuracyAgainstCpuReference) {
 // a row also moves within the batch. X is HalfSigned and W Positive (testdata.h): any change of reduction order
 // shows in the bf16 bits. (c) is measured on the same data: the fast mode's rows against the invariant reference.
 TEST(CudaGemm, InvariantRowsBitwiseAcrossM) {
-  REQUIRE_GPU();
+  REQUIRE_GPU_FOR("CUDA GEMM");
   LtContext ctx;
   Stream stream;
   const cudaStream_t s = stream.get();
@@ -194,7 +184,7 @@ TEST(CudaGemm, InvariantRowsBitwiseAcrossM) {
 
 // The refusal path: when no candidate reproduces the reference bits, the constructor throws naming shape and M.
 TEST(CudaGemm, RefusesWhenNoCandidatePasses) {
-  REQUIRE_GPU();
+  REQUIRE_GPU_FOR("CUDA GEMM");
   LtContext ctx;
   Stream stream;
   GemmTuneOptions opt;
@@ -212,7 +202,7 @@ TEST(CudaGemm, RefusesWhenNoCandidatePasses) {
 }
 
 TEST(CudaGemm, RejectsBadCalls) {
-  REQUIRE_GPU();
+  REQUIRE_GPU_FOR("CUDA GEMM");
   LtContext ctx;
   Stream stream;
   GemmTuneOptions opt;
