@@ -5,6 +5,7 @@
 // the CPU lacks is reported and skipped).
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -213,6 +214,31 @@ TEST(KernelsGemm, EachStepIsOneFusedMultiplyAdd) {
   for (float v : run_reference(x, w, 1)) EXPECT_EQ(v, want) << "reference";
   for (GemmIsa isa : available_isas()) {
     for (float v : run_gemm(x, w, 1, 1, isa)) EXPECT_EQ(v, want) << isa_name(isa);
+  }
+}
+
+// Model-sized weights, where the work split has many items per thread, the AVX-512 path walks panel groups with
+// several row tiles each and prefetches its weight stream ahead (only matrices of more than 16 KiB of packed weights
+// past a panel do): llama2-110m's k = 768 with a ragged n, and a tall k. Bitwise the reference for the step sizes of
+// batched decode (1, 4, 16, 20 = tiles 7 + 7 + 6, 64 = a 48-row and a 16-row item), 1 and 2 threads, every path.
+TEST(KernelsGemm, ModelSizedWeightsEqualReferenceForDecodeBatches) {
+  uint64_t seed = 500;
+  for (DType d : {DType::BF16, DType::F32}) {
+    for (const auto& s : {std::array<int64_t, 2>{1000, 768}, std::array<int64_t, 2>{160, 2048}}) {
+      const TestWeight w(d, s[0], s[1], ++seed);
+      const std::vector<float> x = random_x(64, w.k, ++seed);
+      const std::vector<float> want = run_reference(x, w, 64);
+      for (int64_t m : {1, 4, 16, 20, 64}) {
+        for (int threads : {1, 2}) {
+          for (GemmIsa isa : available_isas()) {
+            const std::vector<float> got = run_gemm(x, w, m, threads, isa);  // the first m rows of x
+            ASSERT_TRUE(same_bits(got.data(), want.data(), got.size()))
+                << dtype_name(d) << " n " << w.n << " k " << w.k << " m " << m << " threads " << threads << " "
+                << isa_name(isa);
+          }
+        }
+      }
+    }
   }
 }
 

@@ -19,7 +19,8 @@ namespace verbatim::kernels::cpu::gemm_detail {
 namespace {
 
 // Rows of the tallest tile. (12 measured the same as 8 on a 2-core Sapphire-Rapids-class VM: 16 rows are 8 + 8
-// either way; 48 rows 6 x 8 or 4 x 12.)
+// either way; 48 rows 6 x 8 or 4 x 12. On a 2-core AMD EPYC (Zen 4) VM, 4 (4 rows x 2 panels) ran 6% faster than 8
+// with the weights in L2 but 8% slower on weights streamed from memory, the case of a decode step; so 8.)
 constexpr int kMaxRows = 8;
 
 // Panels per tile for MR rows: 2 * MR * NP accumulators (<= 24 of the 32 zmm registers), the rest for the weights.
@@ -63,25 +64,25 @@ inline void store16(float* dst, __m512 v, int64_t valid) {
 // What a tile reads and writes, besides its rows of x: the panels (pb bytes each) from its first one, y from the
 // first panel's first column (row stride ldy, `valid` columns inside the matrix), and the weights to prefetch.
 //
-// Prefetch: while a tile computes, it prefetches (into L2) the weights of the same panels one column block further
-// on, which the thread's next item reads (items are column-block-major), so that item's weights stream in from memory
-// while this one computes from cache. The item's row tiles share that work: row tile r of R prefetches lines
-// [r k / R, (r + 1) k / R) of each panel. Prefetching moves no data the kernel computes with: the bits do not depend
-// on it.
+// Prefetch: a thread's items are contiguous in the packed weights (column-block-major, static schedule), so it reads
+// them as one stream. The first row tile over a group of panels prefetches (into L2) the same lines kPrefetchAhead
+// bytes further on, which the thread reads soon after, so that they stream in from memory while it computes from
+// cache; the other row tiles over the group read it from cache. Prefetching moves no data the kernel computes with:
+// the bits do not depend on it.
 struct Tile {
   const uint8_t* panels;
   int64_t pb, k;
   float* y;
   int64_t ldy, valid;
-  const uint8_t* pf;  // the first of the panels to prefetch
-  int64_t pf_count;   // how many of this tile's NP panels have one to prefetch (0 at the matrix's end)
-  int row_tile, row_tiles;
+  int64_t pf_count;  // how many of this tile's NP panels to prefetch kPrefetchAhead bytes on (0: none)
 };
 
 template <DType D>
 constexpr int64_t t_bytes() {  // bytes of one t of one panel
   return D == DType::F32 ? 128 : 64;
 }
+
+constexpr int64_t kPrefetchAhead = 16384;  // bytes; 4 to 96 KiB measured alike within noise
 
 // MR rows x NP panels. x: [MR, k] (row stride k).
 template <DType D, int MR, int NP>
@@ -93,21 +94,14 @@ void tile(const float* x, const Tile& c) {
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 8
     for (int q = 0; q < NP; ++q) acc[r][q][0] = acc[r][q][1] = _mm512_setzero_ps();  // +0, as the reference
-  // Prefetch line of step t: (row_tile k + t) / row_tiles, kept as a quotient and remainder.
-  const int64_t pf0 = static_cast<int64_t>(c.row_tile) * k;
-  int64_t pf_line = pf0 / c.row_tiles, pf_rem = pf0 % c.row_tiles;
   for (int64_t t = 0; t < k; ++t) {
 #pragma GCC unroll 8
     for (int q = 0; q < NP; ++q) {
       if (q < c.pf_count) {
-        const char* line = reinterpret_cast<const char*>(c.pf + q * pb + pf_line * t_bytes<D>());
+        const char* line = reinterpret_cast<const char*>(panels + q * pb + t * t_bytes<D>() + kPrefetchAhead);
         _mm_prefetch(line, _MM_HINT_T1);
         if constexpr (t_bytes<D>() > 64) _mm_prefetch(line + 64, _MM_HINT_T1);
       }
-    }
-    if (++pf_rem == c.row_tiles) {
-      pf_rem = 0;
-      ++pf_line;
     }
     __m512 w[NP][2];
 #pragma GCC unroll 8
@@ -140,7 +134,6 @@ void panel_tiles(const float* x, int64_t np, Tile c) {
   for (; q + NP <= np; q += NP) {
     Tile t = c;
     t.panels += q * c.pb;
-    t.pf += q * c.pb;
     t.pf_count = std::clamp<int64_t>(c.pf_count - q, 0, NP);
     t.y += q * kGemmPanel;
     t.valid -= q * kGemmPanel;
@@ -149,7 +142,6 @@ void panel_tiles(const float* x, int64_t np, Tile c) {
   if constexpr (NP > 1) {
     if (q < np) {
       c.panels += q * c.pb;
-      c.pf += q * c.pb;
       c.pf_count = std::max<int64_t>(c.pf_count - q, 0);
       c.y += q * kGemmPanel;
       c.valid -= q * kGemmPanel;
@@ -167,28 +159,41 @@ void rows_upto(int mr, const float* x, int64_t np, const Tile& c) {
   }
 }
 
+// panels_per_tile for a run-time row count.
+template <int MR>
+int panels_for_rows(int mr) {
+  if constexpr (MR > 1) {
+    if (mr < MR) return panels_for_rows<MR - 1>(mr);
+  }
+  return panels_per_tile<MR>();
+}
+
 }  // namespace
 
+// The item panel group by panel group (as many panels as its tallest row tile takes at once), each group's row tiles
+// one after another, so that a group's weights come from memory once and from cache for the other row tiles.
 template <DType D>
 void item_avx512(const Item& it) {
   const int64_t pb = panel_bytes(D, it.k);
-  const int64_t np = it.p1 - it.p0;
   const int64_t total_panels = (it.n + kGemmPanel - 1) / kGemmPanel;
-  Tile c{.panels = it.packed + it.p0 * pb,
-         .pb = pb,
-         .k = it.k,
-         .y = nullptr,
-         .ldy = it.n,
-         .valid = it.n - it.p0 * kGemmPanel,
-         .pf = it.packed + it.p1 * pb,  // the next column block (the thread's next item)
-         .pf_count = std::min(np, total_panels - it.p1),
-         .row_tile = 0,
-         .row_tiles = static_cast<int>((it.r1 - it.r0 + kMaxRows - 1) / kMaxRows)};
-  for (int64_t i = it.r0; i < it.r1; ++c.row_tile) {
-    const int mr = even_tile(it.r1 - i, kMaxRows);
-    c.y = it.y + i * it.n + it.p0 * kGemmPanel;
-    rows_upto<D, kMaxRows>(mr, it.x + i * it.k, np, c);
-    i += mr;
+  const int64_t pf_panels = total_panels - (kPrefetchAhead + pb - 1) / pb;  // panels whose look-ahead is in the matrix
+  const int group = panels_for_rows<kMaxRows>(even_tile(it.r1 - it.r0, kMaxRows));
+  for (int64_t p = it.p0; p < it.p1; p += group) {
+    const int64_t np = std::min<int64_t>(group, it.p1 - p);
+    Tile c{.panels = it.packed + p * pb,
+           .pb = pb,
+           .k = it.k,
+           .y = nullptr,
+           .ldy = it.n,
+           .valid = it.n - p * kGemmPanel,
+           .pf_count = std::clamp<int64_t>(pf_panels - p, 0, np)};
+    for (int64_t i = it.r0; i < it.r1;) {
+      const int mr = even_tile(it.r1 - i, kMaxRows);
+      c.y = it.y + i * it.n + p * kGemmPanel;
+      rows_upto<D, kMaxRows>(mr, it.x + i * it.k, np, c);
+      c.pf_count = 0;  // the first row tile prefetched the look-ahead
+      i += mr;
+    }
   }
 }
 
