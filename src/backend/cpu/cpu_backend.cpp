@@ -1,8 +1,10 @@
 #include "backend/cpu/cpu_backend.h"
 
 #include <cblas.h>
+#include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -30,10 +32,18 @@ namespace kc = kernels::cpu;
 
 constexpr const char* kWhere = "cpu backend";
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
+// Frees a buffer: munmap for one from map_huge (mapped = its length), else free.
+struct BufferDeleter {
+  size_t mapped = 0;
+  void operator()(void* p) const {
+    if (mapped != 0) {
+      munmap(p, mapped);
+    } else {
+      std::free(p);
+    }
+  }
 };
-using Buffer = std::unique_ptr<void, FreeDeleter>;
+using Buffer = std::unique_ptr<void, BufferDeleter>;
 
 // `bytes` of 64-byte-aligned memory, zeroed when `zero` (large zeroed buffers come from calloc's lazy zero pages).
 Buffer allocate(size_t bytes, bool zero, const char* what) {
@@ -45,6 +55,26 @@ Buffer allocate(size_t bytes, bool zero, const char* what) {
   }
   if (p == nullptr) fail(kWhere, std::string("cannot allocate ") + std::to_string(bytes) + " bytes for " + what);
   return Buffer(p);
+}
+
+constexpr size_t kHugePage = size_t{2} << 20;
+
+// `bytes` (rounded up to 2 MiB) of zeroed memory for the big, streamed buffers (packed weights, the KV cache): an
+// anonymous mapping aligned to 2 MiB with transparent huge pages asked for (madvise; Linux's default "madvise" mode
+// gives them only then). Streaming 200+ MB of weights per decode step through 4 KiB pages costs a TLB miss every 4
+// KiB; with 2 MiB pages the GEMM runs at its in-cache speed (measured: docs/performance.md). Where the kernel has no
+// huge pages the memory is the same, in small pages. The kernel zero-fills the pages on first touch.
+Buffer map_huge(size_t bytes, const char* what) {
+  const size_t size = (std::max<size_t>(bytes, 1) + kHugePage - 1) / kHugePage * kHugePage;
+  void* raw = mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) fail(kWhere, std::string("cannot map ") + std::to_string(bytes) + " bytes for " + what);
+  const uintptr_t start = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (start + kHugePage - 1) / kHugePage * kHugePage;
+  if (aligned > start) munmap(raw, aligned - start);  // the unaligned head
+  if (start + kHugePage > aligned) munmap(reinterpret_cast<void*>(aligned + size), start + kHugePage - aligned);
+  void* p = reinterpret_cast<void*>(aligned);
+  madvise(p, size, MADV_HUGEPAGE);  // a hint: failure leaves small pages, same contents
+  return Buffer(p, BufferDeleter{size});
 }
 
 size_t checked_product(std::initializer_list<int64_t> factors, const char* what) {
@@ -113,8 +143,8 @@ class CpuBackend final : public Backend {
     kv_layout_ = {.block_size = l.block_size, .n_kv_heads = l.n_kv_heads, .head_dim = l.head_dim};
     layer_floats_ = checked_product({l.num_blocks, kv_layout_.block_floats()}, "the KV cache");
     const size_t bytes = checked_product({static_cast<int64_t>(layer_floats_), l.n_layers, 4}, "the KV cache");
-    k_cache_ = allocate(bytes, /*zero=*/true, "the K cache");
-    v_cache_ = allocate(bytes, /*zero=*/true, "the V cache");
+    k_cache_ = map_huge(bytes, "the K cache");
+    v_cache_ = map_huge(bytes, "the V cache");
   }
 
   int kv_element_bytes() const override { return 4; }
@@ -318,11 +348,26 @@ class CpuBackend final : public Backend {
     const WeightKey key{w.data, w.dtype, w.rows, w.cols};
     auto it = packed_.find(key);
     if (it == packed_.end()) {
-      Buffer buf = allocate(kc::gemm_packed_bytes(w.dtype, w.rows, w.cols), /*zero=*/false, "a packed weight");
-      kc::gemm_pack(w.data, w.dtype, buf.get(), {.n = w.rows, .k = w.cols, .threads = opt_.threads});
-      it = packed_.emplace(key, std::move(buf)).first;
+      void* dst = packed_arena(kc::gemm_packed_bytes(w.dtype, w.rows, w.cols));
+      kc::gemm_pack(w.data, w.dtype, dst, {.n = w.rows, .k = w.cols, .threads = opt_.threads});
+      it = packed_.emplace(key, dst).first;
     }
-    return it->second.get();
+    return it->second;
+  }
+
+  // `bytes` of the packed-weight arena, 64-byte aligned: huge-page chunks of at least kArenaChunk bytes, filled in the
+  // order the weights are first used (the forward pass's), so that consecutive GEMMs read consecutive memory.
+  void* packed_arena(size_t bytes) {
+    constexpr size_t kArenaChunk = size_t{64} << 20;
+    bytes = (bytes + 63) / 64 * 64;
+    if (arenas_.empty() || arena_used_ + bytes > arena_size_) {
+      arena_size_ = std::max(kArenaChunk, bytes);
+      arenas_.push_back(map_huge(arena_size_, "packed weights"));
+      arena_used_ = 0;
+    }
+    void* p = static_cast<uint8_t*>(arenas_.back().get()) + arena_used_;
+    arena_used_ += bytes;
+    return p;
   }
 
   // The weight as fp32 [rows, cols] for BLAS (Mode::Fast), made on first use.
@@ -332,7 +377,7 @@ class CpuBackend final : public Backend {
     auto it = fp32_.find(key);
     if (it == fp32_.end()) {
       const int64_t count = w.rows * w.cols;
-      Buffer buf = allocate(checked_product({count, 4}, "an fp32 weight"), /*zero=*/false, "an fp32 weight");
+      Buffer buf = map_huge(checked_product({count, 4}, "an fp32 weight"), "an fp32 weight");
       float* dst = static_cast<float*>(buf.get());
       kc::dispatch_dtype(w.dtype, [&](auto tag) {
         constexpr DType D = decltype(tag)::value;
@@ -346,8 +391,10 @@ class CpuBackend final : public Backend {
   }
 
   CpuBackendOptions opt_;
-  std::vector<Buffer> buffers_;  // activations
-  std::map<WeightKey, Buffer> packed_;
+  std::vector<Buffer> buffers_;              // activations
+  std::map<WeightKey, const void*> packed_;  // into arenas_
+  std::vector<Buffer> arenas_;
+  size_t arena_used_ = 0, arena_size_ = 0;  // of arenas_.back()
   std::map<WeightKey, Buffer> fp32_;
   KvCacheLayout kv_;
   kc::PagedKvLayout kv_layout_;
