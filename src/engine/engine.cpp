@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <limits>
 #include <string>
 
@@ -9,6 +10,44 @@
 #include "util/error.h"
 
 namespace verbatim {
+namespace {
+
+// The host-side samples of a step, computed before its bookkeeping: one per request of the batch that samples this
+// step (caught up after this step's rows, under max_tokens), in parallel over those requests on the engine's
+// threads. Each sample is a pure function of its own logit row, parameters and token index, so which thread computes
+// it changes no bit; an error is kept and rethrown when the serial loop reaches that request, as if computed there.
+struct HostSamples {
+  std::vector<SampledToken> tokens;        // [batch]
+  std::vector<std::exception_ptr> errors;  // [batch]
+};
+
+HostSamples sample_on_host(const std::vector<ScheduledSeq>& batch, const float* logits, int vocab, int threads) {
+  HostSamples out;
+  out.tokens.resize(batch.size());
+  out.errors.resize(batch.size());
+  std::vector<int> todo;  // batch indices
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const Request& r = *batch[i].request;
+    if (r.num_computed + batch[i].n_rows >= static_cast<int>(r.tokens.size()) && r.generated() < r.params.max_tokens)
+      todo.push_back(static_cast<int>(i));
+  }
+  const int n = static_cast<int>(todo.size());
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && n > 1)
+  for (int j = 0; j < n; ++j) {
+    const ScheduledSeq& s = batch[static_cast<size_t>(todo[j])];
+    const Request& r = *s.request;
+    try {
+      const std::span<const float> row(logits + static_cast<size_t>(s.first_logit + s.n_logits - 1) * vocab,
+                                       static_cast<size_t>(vocab));
+      out.tokens[todo[j]] = sample(row, r.params.sampling, static_cast<uint64_t>(r.generated()));
+    } catch (...) {
+      out.errors[todo[j]] = std::current_exception();
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 const char* finish_reason_name(FinishReason r) {
   switch (r) {
@@ -172,9 +211,12 @@ bool Engine::step() {
   std::vector<backend::SampleResult> device_samples;
   std::vector<float> device_logprobs;
   if (on_device) device_sample(batch, device_samples, device_logprobs);
+  HostSamples host_samples;
+  if (!on_device) host_samples = sample_on_host(batch, logits_.data(), vocab, opt_.threads);
   size_t next_sample = 0, next_logprob = 0;
 
-  for (const ScheduledSeq& s : batch) {
+  for (size_t bi = 0; bi < batch.size(); ++bi) {
+    const ScheduledSeq& s = batch[bi];
     Request& r = *s.request;
     if (r.params.prompt_logprobs) {
       for (int j = 0; j < s.n_rows; ++j) {
@@ -203,7 +245,8 @@ bool Engine::step() {
       tok.logprob = d.logprob;
       tok.top.assign(d.top.begin(), d.top.begin() + d.n_top);
     } else {
-      tok = sample(logits_row(s.first_logit + s.n_logits - 1), r.params.sampling, static_cast<uint64_t>(r.generated()));
+      if (host_samples.errors[bi]) std::rethrow_exception(host_samples.errors[bi]);
+      tok = std::move(host_samples.tokens[bi]);
     }
     r.tokens.push_back(tok.token);
     after_token(r, tok);
