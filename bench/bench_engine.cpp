@@ -10,13 +10,13 @@
 // been computed (with chunked prefill those steps may also decode a first token or two of early requests); "decode"
 // is the rest, rated by the tokens generated in it.
 //
-// Also measured once: the machine's streaming-read bandwidth (AVX2, 4 streams per thread, 1 GiB buffer, the same
-// thread count, best of 5) and the bandwidth bound of single-stream decode: bandwidth / bytes of weights read per
-// token, counting every weight tensor of every layer (norms included), the final norm, lm_head, and one embedding row
-// (the only part of the embedding table a token reads; a tied lm_head is counted once, as lm_head). And the compute
-// bound of batched decode: the FMA peak of one core (12 independent vfmadd chains, zmm where the CPU has AVX-512,
-// else ymm; best of 5, per second of wall time and per second of the thread's CPU time) against the matmul FLOPs of
-// one decode row (2 x the parameters of every 2-D weight and lm_head; attention is not counted).
+// Also measured once: the machine's streaming-read bandwidth (AVX2, 1 or 4 streams per thread, 1 GiB buffer on huge
+// pages, the same thread count, best of 5) and the bandwidth bound of single-stream decode: bandwidth / bytes of
+// weights read per token, counting every weight tensor of every layer (norms included), the final norm, lm_head, and
+// one embedding row (the only part of the embedding table a token reads; a tied lm_head is counted once, as lm_head).
+// And the compute bound of batched decode: the FMA peak of one core (12 independent vfmadd chains, zmm where the CPU
+// has AVX-512, else ymm; best of 5, per second of wall time and per second of the thread's CPU time) against the matmul
+// FLOPs of one decode row (2 x the parameters of every 2-D weight and lm_head; attention is not counted).
 //
 // OpenBLAS (Mode::Fast's GEMM) picks its kernels from the CPU model at load time; OpenBLAS 0.3.21 (Debian 12) does not
 // know Sapphire/Emerald Rapids and falls back to its SSE3 "Prescott" kernels, 3-5x slower there. So when it reports
@@ -82,24 +82,25 @@ std::vector<std::string> parse_strings(const std::string& s) {
 
 // ---- memory bandwidth -------------------------------------------------------------------------------------------
 
+// Sum of p[0, n) read as S sequential streams (S contiguous parts side by side).
+template <int S>
 __attribute__((target("avx2"))) float sum_range(const float* p, int64_t n) {
-  const int64_t q = n / 4 / 8 * 8;
-  const float *s0 = p, *s1 = p + q, *s2 = p + 2 * q, *s3 = p + 3 * q;
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  for (int64_t i = 0; i < q; i += 8) {
-    a0 = _mm256_add_ps(a0, _mm256_load_ps(s0 + i));
-    a1 = _mm256_add_ps(a1, _mm256_load_ps(s1 + i));
-    a2 = _mm256_add_ps(a2, _mm256_load_ps(s2 + i));
-    a3 = _mm256_add_ps(a3, _mm256_load_ps(s3 + i));
-  }
+  const int64_t q = n / S / 8 * 8;
+  __m256 a[S];
+  for (int s = 0; s < S; ++s) a[s] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < q; i += 8)
+    for (int s = 0; s < S; ++s) a[s] = _mm256_add_ps(a[s], _mm256_load_ps(p + s * q + i));
+  __m256 sum = a[0];
+  for (int s = 1; s < S; ++s) sum = _mm256_add_ps(sum, a[s]);
   alignas(32) float t[8];
-  _mm256_store_ps(t, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  _mm256_store_ps(t, sum);
   return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
 }
 
-// GB/s (1e9 bytes) of a streaming read over 1 GiB, best of `reps`. The buffer asks for transparent huge pages
-// (madvise), as the CPU backend's packed weights do: with 4 KiB pages the read pays a TLB miss per page and measured
-// 12.3 GB/s on 1 thread of the AMD VM of docs/performance.md, where the bf16 GEMV on huge pages reads 21 GB/s.
+// GB/s (1e9 bytes) of a streaming read over 1 GiB, best of `reps` and of 1 and 4 streams per thread. The buffer asks
+// for transparent huge pages (madvise), as the CPU backend's packed weights do. On the AMD EPYC VM of
+// docs/performance.md, 4 KiB pages cost the read 20%, and 4 streams per thread read 16.7 GB/s on 1 thread where one
+// stream reads 27 GB/s (on the earlier Xeon VM 4 streams were the faster), hence the best of both.
 double stream_read_gbs(int threads, int reps) {
   const int64_t n = int64_t{1} << 30 >> 2;  // 1 GiB of floats
   float* p = static_cast<float*>(std::aligned_alloc(size_t{2} << 20, static_cast<size_t>(n) * 4));
@@ -108,17 +109,19 @@ double stream_read_gbs(int threads, int reps) {
   for (int64_t i = 0; i < n; ++i) p[i] = 1.0f;
   double best = 0.0;
   volatile float sink = 0.0f;
-  for (int r = 0; r < reps + 1; ++r) {
-    float total = 0.0f;
-    const auto t0 = Clock::now();
+  for (int streams : {1, 4}) {
+    for (int r = 0; r < reps + 1; ++r) {
+      float total = 0.0f;
+      const auto t0 = Clock::now();
 #pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : total)
-    for (int t = 0; t < threads; ++t) {
-      const int64_t i0 = n * t / threads / 32 * 32, i1 = n * (t + 1) / threads / 32 * 32;
-      total += sum_range(p + i0, i1 - i0);
+      for (int t = 0; t < threads; ++t) {
+        const int64_t i0 = n * t / threads / 32 * 32, i1 = n * (t + 1) / threads / 32 * 32;  // 4 x 8 floats
+        total += streams == 1 ? sum_range<1>(p + i0, i1 - i0) : sum_range<4>(p + i0, i1 - i0);
+      }
+      const double s = seconds_since(t0);
+      sink = sink + total;
+      if (r > 0) best = std::max(best, static_cast<double>(n) * 4 / s / 1e9);  // run 0 is a warm-up
     }
-    const double s = seconds_since(t0);
-    sink = sink + total;
-    if (r > 0) best = std::max(best, static_cast<double>(n) * 4 / s / 1e9);  // run 0 is a warm-up
   }
   std::free(p);
   return best;
@@ -361,7 +364,8 @@ int main(int argc, char** argv) {
   const double gbs = stream_read_gbs(threads, 5);
   const double bound_tps = gbs * 1e9 / static_cast<double>(wb.per_token());
   std::printf(
-      "stream read (1 GiB, %d threads, best of 5): %.2f GB/s -> single-stream decode bound %.1f tokens/s "
+      "stream read (1 GiB, %d threads, 1 or 4 streams each, best of 5): %.2f GB/s -> single-stream decode bound %.1f "
+      "tokens/s "
       "(%.2f ms/token)\n",
       threads, gbs, bound_tps, 1e3 / bound_tps);
   const FmaPeak peak = fma_peak();
