@@ -211,8 +211,10 @@ TEST(KernelsPagedAttention, KvWriteLayout) {
   for (int64_t p = 0; p < 10; ++p) {
     const int64_t block = s.blocks[p / 4], off = p % 4;
     for (int64_t ch = 0; ch < 6; ++ch) {
+      const int64_t head = ch / 3, d = ch % 3;
       EXPECT_EQ(cache.k[block * 24 + ch * 4 + off], s.k[p * 6 + ch]);  // K block [kv_dim][block_size]
-      EXPECT_EQ(cache.v[block * 24 + off * 6 + ch], s.v[p * 6 + ch]);  // V block [block_size][kv_dim]
+      EXPECT_EQ(cache.v[block * 24 + (head * 4 + off) * 3 + d],
+                s.v[p * 6 + ch]);  // V [n_kv_heads][block_size][head_dim]
     }
   }
 }

@@ -25,11 +25,10 @@ inline const float* k_at(const float* k_cache, const int32_t* blocks, int kv_hea
   return k_cache + blocks[t / bs] * l.block_floats() + static_cast<int64_t>(kv_head) * l.head_dim * bs + t % bs;
 }
 
-// V of position t, KV head kv_head: [head_dim] contiguous.
+// V of position t, KV head kv_head: [head_dim] contiguous (the next position's is head_dim floats on, in the block).
 inline const float* v_at(const float* v_cache, const int32_t* blocks, int kv_head, int64_t t, const PagedKvLayout& l) {
   const int64_t bs = l.block_size;
-  return v_cache + blocks[t / bs] * l.block_floats() + (t % bs) * l.kv_dim() +
-         static_cast<int64_t>(kv_head) * l.head_dim;
+  return v_cache + blocks[t / bs] * l.block_floats() + (static_cast<int64_t>(kv_head) * bs + t % bs) * l.head_dim;
 }
 
 // ---- Scalar path: the reference's loops over the paged layout ----------------------------------------------------
@@ -115,7 +114,7 @@ void values_avx2_part(const float* a, const float* v_cache, const int32_t* block
   for (int64_t t = t0; t < t1;) {
     const int64_t end = std::min(t1, (t / bs + 1) * bs);  // the rest of t's block
     const float* vt = v_at(v_cache, blocks, kv_head, t, l) + c0;
-    for (; t < end; ++t, vt += l.kv_dim()) {
+    for (; t < end; ++t, vt += l.head_dim) {
       const __m256 ab = _mm256_broadcast_ss(a + (t - t0));
 #pragma GCC unroll 8
       for (int v = 0; v + 1 < NV; ++v) acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(ab, _mm256_loadu_ps(vt + 8 * v)));
@@ -183,7 +182,9 @@ void paged_kv_write(const float* k, const float* v, const PagedRows& rows, float
     float* kb = k_cache + block * l.block_floats() + pos % bs;  // channel c at kb[c * bs]
     const float* kr = k + r * kv_dim;                           // [kv_dim]
     for (int64_t c = 0; c < kv_dim; ++c) kb[c * bs] = kr[c];
-    std::memcpy(v_cache + block * l.block_floats() + (pos % bs) * kv_dim, v + r * kv_dim, kv_dim * sizeof(float));
+    float* vb = v_cache + block * l.block_floats() + (pos % bs) * l.head_dim;  // head h at vb[h * bs * head_dim]
+    for (int h = 0; h < l.n_kv_heads; ++h)
+      std::memcpy(vb + h * bs * l.head_dim, v + r * kv_dim + h * l.head_dim, l.head_dim * sizeof(float));
   }
 }
 

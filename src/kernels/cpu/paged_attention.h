@@ -10,7 +10,10 @@
 //
 // The cache layout makes the fixed order fast. One block holds block_size positions of one layer:
 //   K block: [kv_dim][block_size]  channel-major, so 8 consecutive positions of one channel are one vector load
-//   V block: [block_size][kv_dim]  position-major, so a head's channels of one position are contiguous
+//   V block: [n_kv_heads][block_size][head_dim]  head-major, so a head's channels of one position are contiguous
+//            and one head's V of the block is one contiguous stretch (as its K is), which the hardware prefetchers
+//            follow; position-major [block_size][kv_dim] read a 256-byte piece every kv_dim floats and ran the
+//            16-stream decode attention of llama2-110m (context 48, 12 layers, 1 thread) 1.4x slower on the AMD EPYC VM
 // The AVX2 path computes the scores of 8 positions per register (lane = position, each lane still summing over the
 // head dimension in order) and the weighted sum of V with lane = channel. Runs where the CPU has AVX2; else a portable
 // scalar path with the same operations in the same order (the same bits).
