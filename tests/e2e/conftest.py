@@ -35,12 +35,12 @@ def verbatim(request):
 class Server:
     """A running `verbatim serve`. stop() sends SIGTERM and returns the exit code."""
 
-    def __init__(self, verbatim, model, *args, name="model", tmp=None):
+    def __init__(self, verbatim, model, *args, name="model", tmp=None, keep_alive=1):
         self.name = name
         self.stderr_path = os.path.join(tmp or "/tmp", f"serve-{os.getpid()}-{time.monotonic_ns()}.log")
         self._stderr = open(self.stderr_path, "wb")
         cmd = [verbatim, "serve", "--model", model, "--port", "0", "--served-model-name", name,
-               "--keep-alive-timeout", "1", *args]
+               "--keep-alive-timeout", str(keep_alive), *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr)
         line = self.proc.stdout.readline().decode()
         if "listening on" not in line:
@@ -135,8 +135,8 @@ def make_server(verbatim, tmp_path):
     """Starts a server with custom flags for one test; stopped (and its exit code checked) afterwards."""
     started = []
 
-    def make(model, *args, name="model"):
-        s = Server(verbatim, model, *args, name=name, tmp=str(tmp_path))
+    def make(model, *args, name="model", keep_alive=1):
+        s = Server(verbatim, model, *args, name=name, tmp=str(tmp_path), keep_alive=keep_alive)
         started.append(s)
         return s
 

@@ -11,7 +11,13 @@ import time
 from conftest import run_concurrently
 
 
-def test_500_concurrent_requests(stories_server):
+def test_500_concurrent_requests(make_server, stories_model):
+    # Its own server with a 30 s keep-alive timeout: httplib also waits at most that long for a connection's FIRST
+    # request, and 500 client threads of one Python process (one GIL) on 2 busy cores can take more than the other
+    # servers' 1 s between connect() and sending; the server then closes the socket and the client's send fails
+    # with a broken pipe (reproduced: a socket that sends 2.5 s after connect() to a 1 s server gets EPIPE). No client is left idle, so the long timeout does not delay stop().
+    stories_server = make_server(stories_model, name="stories", keep_alive=30)
+
     def one(i):
         status, j = stories_server.post("/v1/completions", {"prompt": f"Once upon a time {i}", "max_tokens": 8,
                                                             "temperature": 0.8, "seed": i})
@@ -37,7 +43,8 @@ def wait_for(pred, what, timeout=60):
 
 
 def test_disconnects_free_kv_blocks(make_server, stories_model):
-    s = make_server(stories_model, "--max-running", "256", name="stories")  # all 200 run (and stream) at once
+    # all 200 run (and stream) at once; keep_alive as in test_500_concurrent_requests (200 client threads)
+    s = make_server(stories_model, "--max-running", "256", name="stories", keep_alive=30)
     body = json.dumps({"prompt": "Once upon a time", "max_tokens": 1500, "ignore_eos": True, "stream": True}).encode()
     ready = threading.Barrier(201)
     errors = []
