@@ -17,7 +17,8 @@
 // GEMM 15-20% in TLB misses.)
 //
 // Paths (chosen at run time, per call; all give the same bits, the reference's):
-//   avx512  AVX-512F: zmm tiles of up to 8 rows (1 row x 4 panels ... 8 rows x 1 panel; <= 24 accumulators)
+//   avx512  AVX-512F: zmm tiles of up to 8 rows (2 rows x 3 panels ... 8 rows x 1 panel; <= 24 accumulators), and
+//           1 row x 1 panel, so that a one-row step reads each thread's weights as one sequential stream
 //   avx2    AVX2 + F16C + FMA: ymm tiles of up to 3 rows
 //   scalar  portable C++ over the same packed layout, std::fma (a library call, exact, where the CPU has no FMA)
 #pragma once
