@@ -19,6 +19,7 @@
 namespace verbatim::cuda {
 namespace {
 
+using test::count_diff;
 using test::fresh_seed;
 
 using cuda_kernels::gemm_small_m;
@@ -87,16 +88,6 @@ TEST(CudaGemmSmallM, AccuracyAgainstCpuReference) {
       }
     }
   }
-}
-
-unsigned long long count_diff(const void* a, const void* b, int64_t rows, int64_t row_words, DeviceBuffer& counter,
-                              cudaStream_t s) {
-  check_cuda(cudaMemsetAsync(counter.get(), 0, sizeof(unsigned long long), s), "cudaMemsetAsync");
-  count_diff_u16(a, row_words, b, row_words, rows, row_words, counter.as<unsigned long long>(), s);
-  unsigned long long c = 0;
-  check_cuda(cudaMemcpyAsync(&c, counter.get(), sizeof(c), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
-  check_cuda(cudaStreamSynchronize(s), "cudaStreamSynchronize");
-  return c;
 }
 
 // Every row of the kernel at every M in 1..kSmallMMaxM equals, bit for bit, the same X row computed alone by the

@@ -19,6 +19,7 @@
 namespace verbatim::cuda {
 namespace {
 
+using test::count_diff;
 using test::fresh_seed;
 
 constexpr uint16_t kPoison = 0xFFFF;  // NaN in bf16, a NaN pair in fp32
@@ -29,16 +30,6 @@ struct Shape {
 // Qwen3-8B's linear layers: fused QKV, o_proj, fused gate/up, down_proj, lm_head.
 const Shape kQwen3Shapes[] = {{6144, 4096}, {4096, 4096}, {24576, 4096}, {4096, 12288}, {151936, 4096}};
 const int64_t kMs[] = {1, 2, 3, 4, 5, 7, 8, 16, 31, 64, 100, 256, 1000, 4096};
-
-unsigned long long count_diff(const void* a, const void* b, int64_t rows, int64_t row_words, DeviceBuffer& counter,
-                              cudaStream_t s) {
-  check_cuda(cudaMemsetAsync(counter.get(), 0, sizeof(unsigned long long), s), "cudaMemsetAsync");
-  count_diff_u16(a, row_words, b, row_words, rows, row_words, counter.as<unsigned long long>(), s);
-  unsigned long long c = 0;
-  check_cuda(cudaMemcpyAsync(&c, counter.get(), sizeof(c), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
-  check_cuda(cudaStreamSynchronize(s), "cudaStreamSynchronize");
-  return c;
-}
 
 void* row_ptr(DeviceBuffer& b, int64_t row, size_t row_bytes) {
   return static_cast<char*>(b.get()) + row * row_bytes;
