@@ -15,7 +15,6 @@
 
 #include "kernels/cuda/gemm_small_m.cuh"
 #include "kernels/cuda/mma.cuh"
-#include "kernels/cuda/pdl.cuh"
 #include "util/error.h"
 
 namespace verbatim::cuda_kernels {
@@ -172,27 +171,12 @@ __global__ void __launch_bounds__(64)
 
   if (warp == 1) {  // producer: one lane issues every stage once its slot is free
     if (lane == 0) {
-      // The first stages' W boxes go out before waiting for the kernel ahead in the stream (programmatic dependent
-      // launch, pdl.cuh): no kernel writes W, while X is the earlier kernel's output.
-      const int first = min(C::stages, n_stages);
-      for (int s = 0; s < first; ++s) {
-        const unsigned slot = ring + s * C::stage_bytes, bar = full + 8 * s;
-        mbar_arrive_expect(bar, C::stage_bytes);
-#pragma unroll
-        for (int i = 0; i < kBoxes; ++i) tensor_copy(slot + i * C::w_box, &wmap, s * kStageK + i * kBoxK, n0, bar);
-      }
-      pdl_wait();
-      for (int s = 0; s < first; ++s) {
-        const unsigned slot = ring + s * C::stage_bytes, bar = full + 8 * s;
-#pragma unroll
-        for (int i = 0; i < kBoxes; ++i) {
-          tensor_copy(slot + kBoxes * C::w_box + i * C::x_box, &xmap, s * kStageK + i * kBoxK, 0, bar);
-        }
-      }
-      for (int s = first; s < n_stages; ++s) {
+      for (int s = 0; s < n_stages; ++s) {
         const int b = s % C::stages;
-        mbar_wait(empty + 8 * b, static_cast<uint32_t>((s / C::stages - 1) & 1));
-        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the consumer's reads before the writes
+        if (s >= C::stages) {
+          mbar_wait(empty + 8 * b, static_cast<uint32_t>((s / C::stages - 1) & 1));
+          asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the consumer's reads before the writes
+        }
         const unsigned slot = ring + b * C::stage_bytes, bar = full + 8 * b;
         mbar_arrive_expect(bar, C::stage_bytes);
 #pragma unroll
@@ -223,7 +207,6 @@ __global__ void __launch_bounds__(64)
     __syncwarp();  // every lane is done reading the slot
     if (lane == 0) mbar_arrive(empty + 8 * b);
   }
-  pdl_wait();  // (long since true) before writing Y, which the kernel ahead may still read
   // C fragment: (W row g / g + 8, X row 2q / 2q + 1) of each block.
   const int g = lane >> 2, q = lane & 3;
 #pragma unroll
@@ -274,18 +257,7 @@ void launch(const SmallMGemmParams& p, cudaStream_t stream) {
   const auto blocks = static_cast<unsigned>((p.n + kRows - 1) / kRows);
   const CUtensorMap wmap = tensor_map(p.w, p.n, p.k, kRows);
   const CUtensorMap xmap = tensor_map(p.x, p.m, p.k, 8 * NB);
-  // Launched as a programmatic dependent (pdl.cuh): it may start while the kernel ahead finishes.
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(blocks);
-  cfg.blockDim = dim3(64);
-  cfg.dynamicSmemBytes = Cfg<NB>::smem;
-  cfg.stream = stream;
-  cudaLaunchAttribute attr{};
-  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr.val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = &attr;
-  cfg.numAttrs = 1;
-  (void)cudaLaunchKernelEx(&cfg, small_m_kernel<NB, F32>, wmap, xmap, p.y, static_cast<int>(p.m), p.n, p.k);
+  small_m_kernel<NB, F32><<<blocks, 64, Cfg<NB>::smem, stream>>>(wmap, xmap, p.y, static_cast<int>(p.m), p.n, p.k);
 }
 
 template <bool F32>

@@ -11,7 +11,6 @@
 
 #include "kernels/cuda/paged_attention.cuh"
 #include "kernels/cuda/paged_attention_internal.cuh"
-#include "kernels/cuda/pdl.cuh"
 #include "util/error.h"
 
 namespace verbatim::cuda_kernels {
@@ -22,7 +21,6 @@ using detail::Args;
 // One CTA per (row, head) of a row with 2..max_splits splits: the merge in increasing split order. Every thread
 // computes M, the weights and L by the same operations; thread i then merges dims i, i + blockDim, ...
 __global__ void paged_attention_merge_kernel(const Args a) {
-  pdl_allow_dependents();  // the o GEMM after this kernel may start streaming its weights
   const PagedAttentionParams& p = a.p;
   extern __shared__ float wsm[];  // [max_splits] weights
   const int64_t rh = blockIdx.x;

@@ -1,4 +1,3 @@
-#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/reduce.cuh"
 #include "kernels/cuda/rmsnorm.cuh"
 
@@ -10,7 +9,6 @@ constexpr int kThreads = 256;
 template <typename Out>
 __global__ void add_rmsnorm_kernel(float* __restrict__ residual, const float* __restrict__ x,
                                    const __nv_bfloat16* __restrict__ w, Out* __restrict__ out, RmsNormParams p) {
-  pdl_allow_dependents();  // a GEMM after this kernel may start streaming its weights (it waits for our output)
   __shared__ float shared[32];
   const int64_t r = blockIdx.x;
   const float* xr = x + r * p.n;

@@ -1,4 +1,3 @@
-#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/reduce.cuh"
 #include "kernels/cuda/swiglu.cuh"
 
@@ -10,7 +9,6 @@ constexpr int kThreads = 256;
 template <typename Out>
 __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __restrict__ up, Out* __restrict__ out,
                               int64_t n) {
-  pdl_allow_dependents();  // the down GEMM after this kernel may start streaming its weights
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (i >= n) return;
   const float g = gate[i];
@@ -21,7 +19,6 @@ __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __res
 template <typename Out>
 __global__ void swiglu_rows_kernel(const float* __restrict__ gate, const float* __restrict__ up, int64_t ld,
                                    int64_t cols, Out* __restrict__ out, int64_t n) {
-  pdl_allow_dependents();  // the down GEMM after this kernel may start streaming its weights
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (i >= n) return;
   const int64_t r = i / cols, c = i % cols;
