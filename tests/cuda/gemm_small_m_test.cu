@@ -46,6 +46,8 @@ TEST(CudaGemmSmallM, AccuracyAgainstCpuReference) {
     DeviceBuffer dx(x.size() * 2), dw(w.size() * 2), dy(static_cast<size_t>(m * c.n) * 4);
     check_cuda(cudaMemcpy(dx.get(), x.data(), dx.bytes(), cudaMemcpyHostToDevice), "cudaMemcpy");
     check_cuda(cudaMemcpy(dw.get(), w.data(), dw.bytes(), cudaMemcpyHostToDevice), "cudaMemcpy");
+    // (pageable cudaMemcpy may return before its DMA lands; the kernels run on a non-blocking stream)
+    check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
     for (int64_t mm : {int64_t{1}, int64_t{3}, int64_t{8}, int64_t{13}, int64_t{24}, m}) {
       for (bool f32 : {false, true}) {
         fill_u16(dy.get(), dy.bytes() / 2, 0xFFFF, stream.get());
@@ -104,8 +106,9 @@ TEST(CudaGemmSmallM, RowsEqualCublasReferenceBitwise) {
   struct Shape {
     int64_t n, k;
   };
+  // K % 64 == 0 takes the kernel's 3-D tensor maps (one copy per stage); 1040 and 272 its 2-D ones (one per chunk).
   for (const Shape sh : {Shape{6144, 4096}, Shape{4096, 4096}, Shape{24576, 4096}, Shape{4096, 12288},
-                         Shape{151936, 4096}, Shape{576, 576}, Shape{1536, 576}}) {
+                         Shape{151936, 4096}, Shape{576, 576}, Shape{1536, 576}, Shape{1000, 1040}, Shape{96, 272}}) {
     for (GemmOut out : {GemmOut::BF16, GemmOut::F32}) {
       GemmTuneOptions opt;
       opt.max_m = 1;

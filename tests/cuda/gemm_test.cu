@@ -65,6 +65,8 @@ TEST(CudaGemm, AccuracyAgainstCpuReference) {
     DeviceBuffer dx(x.size() * 2), dw(w.size() * 2), dy(static_cast<size_t>(c.m * c.n) * 4);
     check_cuda(cudaMemcpy(dx.get(), x.data(), dx.bytes(), cudaMemcpyHostToDevice), "cudaMemcpy");
     check_cuda(cudaMemcpy(dw.get(), w.data(), dw.bytes(), cudaMemcpyHostToDevice), "cudaMemcpy");
+    // (pageable cudaMemcpy may return before its DMA lands; the kernels run on a non-blocking stream)
+    check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
     for (Mode mode : {Mode::Invariant, Mode::Fast}) {
       for (GemmOut out : {GemmOut::BF16, GemmOut::F32}) {
         GemmTuneOptions opt;

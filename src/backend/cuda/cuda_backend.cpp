@@ -117,6 +117,9 @@ void CudaBackend::copy_to_device(const Tensor& t, void* dev) {
   const size_t count = static_cast<size_t>(t.numel());
   if (t.dtype == DType::BF16) {
     check_cuda(cudaMemcpy(dev, t.data, count * 2, cudaMemcpyHostToDevice), "cudaMemcpy(weight)");
+    // From pageable memory cudaMemcpy may return before its DMA has landed, and the kernels run on stream_, which
+    // is not ordered after the legacy stream: wait.
+    check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize(weight)");
     return;
   }
   // F32 / F16 -> bf16 (round to nearest even), in chunks.
@@ -133,6 +136,7 @@ void CudaBackend::copy_to_device(const Tensor& t, void* dev) {
     }
     check_cuda(cudaMemcpy(static_cast<uint16_t*>(dev) + i0, buf.data(), n * 2, cudaMemcpyHostToDevice),
                "cudaMemcpy(weight)");
+    check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize(weight)");
   }
 }
 
@@ -368,6 +372,9 @@ const void* CudaBackend::device_inv_freq(const float* host, int head_dim) {
     void* d = allocate(static_cast<size_t>(head_dim / 2) * 4, "RoPE frequencies", /*zero=*/false);
     check_cuda(cudaMemcpy(d, host, static_cast<size_t>(head_dim / 2) * 4, cudaMemcpyHostToDevice),
                "cudaMemcpy(inv_freq)");
+    // A cudaMemcpy from pageable memory may return before its DMA has landed, and stream_ (non-blocking) is not
+    // ordered after the legacy stream: wait, so that the kernel about to read it on stream_ sees it.
+    check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize(inv_freq)");
     it = inv_freq_.emplace(host, d).first;
   }
   return it->second;
