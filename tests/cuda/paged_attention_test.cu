@@ -74,6 +74,9 @@ template <typename T>
 void upload(Dev& d, const std::vector<T>& v) {
   if (d.bytes < v.size() * sizeof(T)) d.alloc(std::max<size_t>(v.size() * sizeof(T), 16));
   if (!v.empty()) ck(cudaMemcpy(d.p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice), "upload");
+  // cudaMemcpy from pageable memory may return before its DMA has landed, and work on a non-blocking stream is not
+  // ordered after the legacy stream's copies: wait for it.
+  ck(cudaDeviceSynchronize(), "upload");
 }
 
 uint64_t fresh_seed() {
@@ -94,7 +97,7 @@ struct World {
   std::vector<int32_t> table_begin;  // per sequence
   std::vector<int32_t> block_table;  // concatenated
   std::vector<uint16_t> k, v;        // CUDA layout [blk][kvh][slot][hd]
-  std::vector<float> k_cpu, v_cpu;   // oracle layout: K [blk][kv_dim][bs], V [blk][bs][kv_dim]
+  std::vector<float> k_cpu, v_cpu;   // oracle layout: K [blk][kv_dim][bs], V [blk][kvh][bs][hd] (the CUDA one)
   Dev d_k, d_v, d_table, d_begin;
 
   // cpu_layout: also build the oracle's fp32 copy (only the oracle tests need it).
@@ -125,7 +128,7 @@ struct World {
             const int64_t src = ((blk * s.n_kv_heads + h) * bs + slot) * s.head_dim + d;
             const int64_t c = static_cast<int64_t>(h) * s.head_dim + d;
             k_cpu[blk * kv_dim * bs + c * bs + slot] = bf16_to_f32(k[src]);
-            v_cpu[blk * kv_dim * bs + slot * kv_dim + c] = bf16_to_f32(v[src]);
+            v_cpu[src] = bf16_to_f32(v[src]);  // kernels/cpu/paged_attention.h: V blocks are head-major
           }
         }
       }
@@ -158,8 +161,13 @@ int needed_splits(const Launch& l, int split) {
   return n;
 }
 
-// Runs the CUDA kernel; output poisoned (NaN) first. max_splits <= 0: exactly the needed count.
-std::vector<uint16_t> run_gpu(const World& w, const Launch& l, int split, int max_splits, int hint) {
+// Runs the CUDA kernel; output poisoned (NaN) first. max_splits <= 0: exactly the needed count. On a stream of its own
+// (the engine's case: kernels launched as programmatic dependents, pdl.cuh), or on the legacy default stream (plain
+// launches).
+std::vector<uint16_t> run_gpu(const World& w, const Launch& l, int split, int max_splits, int hint,
+                              bool legacy_stream = false) {
+  cudaStream_t s = nullptr;
+  if (!legacy_stream) ck(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "stream");
   const int n_rows = static_cast<int>(l.rows.size());
   if (max_splits <= 0) max_splits = needed_splits(l, split);
   std::vector<int32_t> pos(n_rows), seq(n_rows);
@@ -168,7 +176,7 @@ std::vector<uint16_t> run_gpu(const World& w, const Launch& l, int split, int ma
   upload(d_q, l.q), upload(d_pos, pos), upload(d_seq, seq);
   const size_t out_bytes = l.q.size() * 2;
   Dev d_out(std::max<size_t>(out_bytes, 16));
-  ck(cudaMemset(d_out.p, 0xFF, out_bytes), "poison");
+  ck(cudaMemsetAsync(d_out.p, 0xFF, out_bytes, s), "poison");
   Dev d_ws(std::max<size_t>(paged_attention_workspace_bytes(n_rows, w.s.n_heads, w.s.head_dim, max_splits), 16));
   PagedAttentionParams p;
   p.q = d_q.as<__nv_bfloat16>();
@@ -189,9 +197,10 @@ std::vector<uint16_t> run_gpu(const World& w, const Launch& l, int split, int ma
   p.max_splits = max_splits;
   p.workspace = d_ws.as<float>();
   p.rows_per_seq_hint = hint;
-  paged_attention(p, nullptr);
+  paged_attention(p, s);
   ck(cudaGetLastError(), "launch");
-  ck(cudaDeviceSynchronize(), "kernel");
+  ck(cudaStreamSynchronize(s), "kernel");
+  if (s != nullptr) ck(cudaStreamDestroy(s), "stream");
   std::vector<uint16_t> out(l.q.size());
   ck(cudaMemcpy(out.data(), d_out.p, out_bytes, cudaMemcpyDeviceToHost), "download");
   return out;
@@ -306,6 +315,7 @@ TEST(CudaPagedAttention, MatchesCpuOracle) {
     const int bs = c.s.block_size;
     const int inv_split = (512 + bs - 1) / bs * bs;
     expect_close(w, l, run_gpu(w, l, inv_split, 0, 0), ref, "invariant split 512, hint 0");
+    expect_close(w, l, run_gpu(w, l, inv_split, 0, 0, true), ref, "invariant split 512, hint 0, default stream");
     expect_close(w, l, run_gpu(w, l, bs * std::max(1, 64 / bs), 0, 2), ref, "split 64, hint 2");
     expect_close(w, l, run_gpu(w, l, bs, 0, 0), ref, "split = block_size");
     const int fast = fast_split_size(static_cast<int>(l.rows.size()), c.max_len, bs, 132);

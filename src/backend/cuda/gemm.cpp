@@ -668,14 +668,17 @@ void Gemm::tune(const GemmTuneOptions& o, cudaStream_t stream) {
       }
     }
     // The own kernel where it serves the bucket: it must reproduce the reference bits like any candidate, and it
-    // replaces cuBLASLt only where it is faster (timed the same way, median of groups).
+    // replaces cuBLASLt where it is faster alone (timed the same way, median of groups), or, for buckets up to M = 8
+    // (its one-X-block configuration, the one measured in a decode-like sequence), at most own_kernel_slack slower:
+    // back to back with the kernels around it, its early start (pdl.cuh) is worth more than that.
     if (own_ok && b.m_hi <= cuda_kernels::kSmallMMaxM) {
       int64_t checked = 0;
       const int v = verify_with(own_run, b.m_lo, b.m_hi, &checked);
       if (v == 0) {
         const float own_ms = own_time(b.m_hi);
         const float lt_ms = fastest({b.algo}, b.m_hi).second;  // re-timed beside it
-        if (own_ms < lt_ms) {
+        const float slack = b.m_hi <= 8 ? std::max(o.own_kernel_slack, 0.0f) : 0.0f;
+        if (own_ms <= lt_ms * (1.0f + slack)) {
           b.own_kernel = true;
           b.probes_checked = checked;
           ms = own_ms;

@@ -1,4 +1,5 @@
 #include "kernels/cuda/attention_inputs.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/reduce.cuh"
 
 namespace verbatim::cuda_kernels {
@@ -12,6 +13,9 @@ __device__ __forceinline__ float bias_at(const void* b, int64_t i) {
 }
 
 __global__ void attention_inputs_kernel(AttentionInputsParams p, int64_t rows) {
+  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
+  pdl_wait();              // the kernel ahead has finished and its writes are visible
+
   const int heads = p.n_heads + 2 * p.n_kv_heads;
   const int64_t item = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   if (item >= rows * heads) return;  // whole warps leave together
@@ -89,7 +93,7 @@ void attention_inputs(const AttentionInputsParams& p, int64_t rows, cudaStream_t
   const int64_t items = rows * (p.n_heads + 2 * p.n_kv_heads);
   if (items <= 0) return;
   const auto blocks = static_cast<unsigned>((items + kWarpsPerBlock - 1) / kWarpsPerBlock);
-  attention_inputs_kernel<<<blocks, kWarpsPerBlock * 32, 0, stream>>>(p, rows);
+  launch_pdl(attention_inputs_kernel, blocks, kWarpsPerBlock * 32, 0, stream, p, rows);
 }
 
 }  // namespace verbatim::cuda_kernels

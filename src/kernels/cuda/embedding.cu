@@ -1,4 +1,5 @@
 #include "kernels/cuda/embedding.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/reduce.cuh"
 
 namespace verbatim::cuda_kernels {
@@ -8,6 +9,9 @@ constexpr int kThreads = 256;
 
 __global__ void embedding_kernel(const __nv_bfloat16* __restrict__ table, const int32_t* __restrict__ tokens,
                                  float* __restrict__ out, EmbeddingParams p) {
+  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
+  pdl_wait();              // the kernel ahead has finished and its writes are visible
+
   const int64_t r = blockIdx.x;
   const int32_t t = tokens[r];
   float* o = out + r * p.dim;
@@ -24,8 +28,8 @@ __global__ void embedding_kernel(const __nv_bfloat16* __restrict__ table, const 
 void embedding(const void* table, const int32_t* tokens, int64_t n_rows, float* out, const EmbeddingParams& p,
                cudaStream_t stream) {
   if (n_rows <= 0) return;
-  embedding_kernel<<<static_cast<unsigned>(n_rows), kThreads, 0, stream>>>(static_cast<const __nv_bfloat16*>(table),
-                                                                           tokens, out, p);
+  launch_pdl(embedding_kernel, static_cast<unsigned>(n_rows), kThreads, 0, stream,
+             static_cast<const __nv_bfloat16*>(table), tokens, out, p);
 }
 
 }  // namespace verbatim::cuda_kernels

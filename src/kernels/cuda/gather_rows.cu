@@ -1,4 +1,5 @@
 #include "kernels/cuda/gather_rows.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace verbatim::cuda_kernels {
 namespace {
@@ -7,6 +8,9 @@ constexpr int kThreads = 256;
 
 __global__ void gather_rows_kernel(const uint32_t* __restrict__ x, const int32_t* __restrict__ rows,
                                    uint32_t* __restrict__ out, int64_t row_words) {
+  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
+  pdl_wait();              // the kernel ahead has finished and its writes are visible
+
   const int64_t i = blockIdx.x;
   const uint32_t* src = x + static_cast<int64_t>(rows[i]) * row_words;
   uint32_t* dst = out + i * row_words;
@@ -17,8 +21,8 @@ __global__ void gather_rows_kernel(const uint32_t* __restrict__ x, const int32_t
 
 void gather_rows(const void* x, const int32_t* rows, int64_t n, int64_t row_bytes, void* out, cudaStream_t stream) {
   if (n <= 0) return;
-  gather_rows_kernel<<<static_cast<unsigned>(n), kThreads, 0, stream>>>(static_cast<const uint32_t*>(x), rows,
-                                                                        static_cast<uint32_t*>(out), row_bytes / 4);
+  launch_pdl(gather_rows_kernel, static_cast<unsigned>(n), kThreads, 0, stream, static_cast<const uint32_t*>(x), rows,
+             static_cast<uint32_t*>(out), row_bytes / 4);
 }
 
 }  // namespace verbatim::cuda_kernels

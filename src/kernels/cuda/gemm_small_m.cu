@@ -1,11 +1,16 @@
-// The small-M GEMM (gemm_small_m.cuh): one warp per 16 rows of W; a ring of 256-column stages in shared memory, each
-// filled by 4 + 4 tensor (TMA) copies of 64-column boxes of W and X under the 128-byte swizzle (so that ldmatrix and
-// the X fragment loads are free of bank conflicts), completing on one mbarrier per slot; one m16n8k16 mma per
-// 16-column chunk and 8 X rows, in increasing k. The tensor maps are encoded on the host at each launch (a few
-// hundred nanoseconds; a captured CUDA graph keeps them).
+// The small-M GEMM (gemm_small_m.cuh): one warp per 16 rows of W; a ring of stages of 512 (M <= 8) or 256 columns in
+// shared memory, each filled by one tensor (TMA) copy of W and one of X (3-D tensor maps whose box is the stage's
+// 64-column chunks, one after the other; K % 64 != 0 falls back to one 2-D copy per chunk) under the 128-byte swizzle
+// (so that ldmatrix and the X fragment loads are free of bank conflicts), completing on one mbarrier per slot; one
+// m16n8k16 mma per 16-column chunk and 8 X rows, in increasing k. W is read with an L2 evict-first policy (each
+// weight is read once per step; the KV cache and activations keep the L2). Launched as a programmatic dependent
+// (pdl.cuh): the producer issues the first stages' W copies before pdl_wait(), X's after it. The tensor maps are
+// encoded on the host at each launch (a few hundred nanoseconds; a captured CUDA graph keeps them).
 //
 // Measured on an H200 (docs/performance.md): a cp.async ring (16-byte copies per lane) reached 27-60% of the copy rate,
 // one 1-D bulk copy per row and stage 41-77%: the per-SM cost of each copy operation, not the bytes, was the limit.
+// In isolation the 3-D copies and the stage sizes change little (a plain read of the same bytes reaches only 73-82% of
+// the copy rate for the 33-50 MB shapes); back to back in a decode-like graph they and the early start do.
 #include <cuda.h>
 #include <cudaTypedefs.h>
 #include <cuda_bf16.h>
@@ -15,26 +20,28 @@
 
 #include "kernels/cuda/gemm_small_m.cuh"
 #include "kernels/cuda/mma.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "util/error.h"
 
 namespace verbatim::cuda_kernels {
 namespace {
 
-constexpr int kRows = 16;                     // W rows per warp: the mma's M
-constexpr int kBoxK = 64;                     // columns per tensor-map box: 128 bytes, the 128-byte swizzle's span
-constexpr int kBoxes = 4;                     // boxes per stage
-constexpr int kStageK = kBoxK * kBoxes;       // K columns per pipeline stage
-constexpr int kStepsPerStage = kStageK / 16;  // mma steps per stage
+constexpr int kRows = 16;  // W rows per warp: the mma's M
+constexpr int kBoxK = 64;  // columns per chunk: 128 bytes, the 128-byte swizzle's span
 
-// Per NB (blocks of 8 X rows): ring depth and the stage's bytes: kBoxes W boxes [16 rows][64 cols], then kBoxes X
-// boxes [8 NB rows][64 cols], each row 128 bytes with its 16-byte chunks XOR-swizzled by row % 8 (the tensor map's
-// 128-byte swizzle; boxes start at 1024-byte boundaries, as it requires).
+// Per NB (blocks of 8 X rows): chunks per stage, ring depth and the stage's bytes: `boxes` W chunks [16 rows][64
+// cols], then `boxes` X chunks [8 NB rows][64 cols], each row 128 bytes with its 16-byte pieces XOR-swizzled by row %
+// 8 (the tensor map's 128-byte swizzle; chunks start at 1024-byte boundaries, as it requires). NB = 1: 3 x 24 KiB
+// (72 KiB, 3 CTAs per SM), measured best back to back; the others keep the depth they were measured with.
 template <int NB>
 struct Cfg {
-  static constexpr int stages = NB == 1 ? 6 : NB == 2 ? 5 : 4;
+  static constexpr int boxes = NB == 1 ? 8 : 4;
+  static constexpr int stages = NB == 1 ? 3 : NB == 2 ? 5 : 4;
+  static constexpr int stage_k = kBoxK * boxes;  // K columns per pipeline stage
+  static constexpr int steps = stage_k / 16;     // mma steps per stage
   static constexpr int w_box = kRows * 128;
   static constexpr int x_box = NB * 8 * 128;
-  static constexpr int stage_bytes = kBoxes * (w_box + x_box);
+  static constexpr int stage_bytes = boxes * (w_box + x_box);
   static constexpr size_t smem = 1024 + 1024 + size_t{stages} * stage_bytes;  // alignment slack, mbarriers
 };
 
@@ -72,6 +79,38 @@ __device__ __forceinline__ void tensor_copy(unsigned dst, const CUtensorMap* map
           dst),
       "l"(map), "r"(c0), "r"(c1), "r"(bar)
       : "memory");
+}
+// The same with an L2 cache policy (createpolicy).
+__device__ __forceinline__ void tensor_copy_hint(unsigned dst, const CUtensorMap* map, int c0, int c1, unsigned bar,
+                                                 uint64_t policy) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {%2, "
+      "%3}], "
+      "[%4], %5;\n" ::"r"(dst),
+      "l"(map), "r"(c0), "r"(c1), "r"(bar), "l"(policy)
+      : "memory");
+}
+// A 3-D box at (c0, c1, c2) (the 3-D maps below: column in chunk, row, chunk).
+__device__ __forceinline__ void tensor_copy_3d(unsigned dst, const CUtensorMap* map, int c0, int c1, int c2,
+                                               unsigned bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], [%5];\n" ::
+          "r"(dst),
+      "l"(map), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
+      : "memory");
+}
+__device__ __forceinline__ void tensor_copy_3d_hint(unsigned dst, const CUtensorMap* map, int c0, int c1, int c2,
+                                                    unsigned bar, uint64_t policy) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {%2, %3, "
+      "%4}], [%5], %6;\n" ::"r"(dst),
+      "l"(map), "r"(c0), "r"(c1), "r"(c2), "r"(bar), "l"(policy)
+      : "memory");
+}
+__device__ __forceinline__ uint64_t evict_first_policy() {
+  uint64_t p;
+  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(p));
+  return p;
 }
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], unsigned addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
@@ -116,12 +155,12 @@ struct LaneOffsets {
 };
 
 // The mma steps of one stage at shared address `slot`, in order j = 0, 1, ..., steps - 1 on one accumulator per output
-// (FULL: all kStepsPerStage). Fragments are loaded one step ahead of the mma that uses them (two register sets), so
+// (FULL: all C::steps). Fragments are loaded one step ahead of the mma that uses them (two register sets), so
 // shared-memory latency overlaps the previous mma.
 template <int NB, bool FULL>
 __device__ __forceinline__ void stage_mma(float (&acc)[NB][4], unsigned slot, const LaneOffsets& o, int steps) {
   using C = Cfg<NB>;
-  const unsigned xs = slot + kBoxes * C::w_box;
+  const unsigned xs = slot + C::boxes * C::w_box;
   uint32_t a[2][4], bf[2][NB][2];
   auto load = [&](int j, int set) {
     const int jj = j % 4, box = j / 4;
@@ -134,9 +173,9 @@ __device__ __forceinline__ void stage_mma(float (&acc)[NB][4], unsigned slot, co
   };
   load(0, 0);
 #pragma unroll
-  for (int j = 0; j < kStepsPerStage; ++j) {
+  for (int j = 0; j < C::steps; ++j) {
     if (FULL || j < steps) {
-      if (j + 1 < kStepsPerStage && (FULL || j + 1 < steps)) load(j + 1, (j + 1) & 1);
+      if (j + 1 < C::steps && (FULL || j + 1 < steps)) load(j + 1, (j + 1) & 1);
 #pragma unroll
       for (int nb = 0; nb < NB; ++nb) mma_bf16(acc[nb], a[j & 1], bf[j & 1][nb][0], bf[j & 1][nb][1]);
     }
@@ -147,13 +186,16 @@ __device__ __forceinline__ void stage_mma(float (&acc)[NB][4], unsigned slot, co
 // off the mma warp's path). Slot b has two mbarriers: full[b] (the producer's arrival with the stage's bytes, then the
 // copies complete it) and empty[b] (the consumer's arrival once every lane has read the slot).
 //
-// wmap: W as [n rows][k cols] bf16, box 64 x 16; xmap: X as [m rows][k cols], box 64 x 8 NB. Rows past n or m and
-// columns past k arrive as zeros; the mma loop stops at k anyway.
-template <int NB, bool F32>
+// MAP3D (K % 64 == 0): wmap views W [n rows][k cols] bf16 as {64 cols, n rows, k/64 chunks} (strides 2k and 128 bytes),
+// box {64, 16, boxes}: one copy lands a stage's chunks one after the other, [chunk][16 rows][128 B], the layout of
+// `boxes` 2-D boxes; xmap likewise for X [m rows][k cols], box {64, 8 NB, boxes}. Else 2-D maps, box 64 x 16 and
+// 64 x 8 NB, one copy per chunk. Rows past n or m and columns past k arrive as zeros; the mma loop stops at k anyway.
+template <int NB, bool F32, bool MAP3D>
 __global__ void __launch_bounds__(64)
     small_m_kernel(const __grid_constant__ CUtensorMap wmap, const __grid_constant__ CUtensorMap xmap,
                    void* __restrict__ y, int m, int64_t n, int64_t k) {
   using C = Cfg<NB>;
+  pdl_allow_dependents();  // the kernel after this one may become resident and start its own prologue
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   const unsigned base = (smem_addr(smem_raw) + 1023u) & ~1023u;  // the 128-byte swizzle wants 1024-byte boxes
   const unsigned full = base, empty = base + 8 * C::stages;      // stages x 8 bytes each
@@ -161,7 +203,7 @@ __global__ void __launch_bounds__(64)
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   const int n0 = static_cast<int>(blockIdx.x) * kRows;
   const int steps_total = static_cast<int>(k / 16);
-  const int n_stages = static_cast<int>((k + kStageK - 1) / kStageK);
+  const int n_stages = static_cast<int>((k + C::stage_k - 1) / C::stage_k);
 
   if (threadIdx.x == 0) {
     for (int b = 0; b < C::stages; ++b) mbar_init(full + 8 * b), mbar_init(empty + 8 * b);
@@ -171,20 +213,41 @@ __global__ void __launch_bounds__(64)
 
   if (warp == 1) {  // producer: one lane issues every stage once its slot is free
     if (lane == 0) {
-      for (int s = 0; s < n_stages; ++s) {
-        const int b = s % C::stages;
-        if (s >= C::stages) {
-          mbar_wait(empty + 8 * b, static_cast<uint32_t>((s / C::stages - 1) & 1));
-          asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the consumer's reads before the writes
+      const uint64_t policy = evict_first_policy();
+      auto copy_w = [&](int s, unsigned slot, unsigned bar) {
+        if constexpr (MAP3D) {
+          tensor_copy_3d_hint(slot, &wmap, 0, n0, s * C::boxes, bar, policy);
+        } else {
+#pragma unroll
+          for (int i = 0; i < C::boxes; ++i)
+            tensor_copy_hint(slot + i * C::w_box, &wmap, s * C::stage_k + i * kBoxK, n0, bar, policy);
         }
+      };
+      auto copy_x = [&](int s, unsigned slot, unsigned bar) {
+        const unsigned xs = slot + C::boxes * C::w_box;
+        if constexpr (MAP3D) {
+          tensor_copy_3d(xs, &xmap, 0, 0, s * C::boxes, bar);
+        } else {
+#pragma unroll
+          for (int i = 0; i < C::boxes; ++i) tensor_copy(xs + i * C::x_box, &xmap, s * C::stage_k + i * kBoxK, 0, bar);
+        }
+      };
+      // The first stages' W before waiting for the kernel ahead (no kernel writes W); X, that kernel's output, after.
+      const int first = min(C::stages, n_stages);
+      for (int s = 0; s < first; ++s) {
+        mbar_arrive_expect(full + 8 * s, C::stage_bytes);
+        copy_w(s, ring + s * C::stage_bytes, full + 8 * s);
+      }
+      pdl_wait();
+      for (int s = 0; s < first; ++s) copy_x(s, ring + s * C::stage_bytes, full + 8 * s);
+      for (int s = first; s < n_stages; ++s) {
+        const int b = s % C::stages;
+        mbar_wait(empty + 8 * b, static_cast<uint32_t>((s / C::stages - 1) & 1));
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the consumer's reads before the writes
         const unsigned slot = ring + b * C::stage_bytes, bar = full + 8 * b;
         mbar_arrive_expect(bar, C::stage_bytes);
-#pragma unroll
-        for (int i = 0; i < kBoxes; ++i) {
-          const int c0 = s * kStageK + i * kBoxK;
-          tensor_copy(slot + i * C::w_box, &wmap, c0, n0, bar);
-          tensor_copy(slot + kBoxes * C::w_box + i * C::x_box, &xmap, c0, 0, bar);
-        }
+        copy_w(s, slot, bar);
+        copy_x(s, slot, bar);
       }
     }
     return;
@@ -198,8 +261,8 @@ __global__ void __launch_bounds__(64)
     const int b = s % C::stages;
     mbar_wait(full + 8 * b, static_cast<uint32_t>((s / C::stages) & 1));
     const unsigned slot = ring + b * C::stage_bytes;
-    const int steps = min(kStepsPerStage, steps_total - s * kStepsPerStage);
-    if (steps == kStepsPerStage) {
+    const int steps = min(C::steps, steps_total - s * C::steps);
+    if (steps == C::steps) {
       stage_mma<NB, true>(acc, slot, offs, steps);
     } else {
       stage_mma<NB, false>(acc, slot, offs, steps);
@@ -207,6 +270,7 @@ __global__ void __launch_bounds__(64)
     __syncwarp();  // every lane is done reading the slot
     if (lane == 0) mbar_arrive(empty + 8 * b);
   }
+  pdl_wait();  // (long since true: X came after it) before writing Y, which the kernel ahead may read
   // C fragment: (W row g / g + 8, X row 2q / 2q + 1) of each block.
   const int g = lane >> 2, q = lane & 3;
 #pragma unroll
@@ -235,29 +299,47 @@ PFN_cuTensorMapEncodeTiled_v12000 encoder() {
   return fn;
 }
 
-// A 2-D bf16 tensor map of [rows][cols] at `p` (row stride cols), box 64 columns x box_rows, 128-byte swizzle.
-CUtensorMap tensor_map(const void* p, int64_t rows, int64_t cols, int box_rows) {
+CUtensorMap encode(const void* p, int rank, const cuuint64_t* dims, const cuuint64_t* strides, const cuuint32_t* box,
+                   int64_t rows, int64_t cols) {
   CUtensorMap map;
-  const cuuint64_t dims[2] = {static_cast<cuuint64_t>(cols), static_cast<cuuint64_t>(rows)};
-  const cuuint64_t strides[1] = {static_cast<cuuint64_t>(cols) * 2};
-  const cuuint32_t box[2] = {kBoxK, static_cast<cuuint32_t>(box_rows)};
-  const cuuint32_t elem[2] = {1, 1};
-  const CUresult r = encoder()(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<void*>(p), dims, strides, box,
-                               elem, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                               CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  const cuuint32_t elem[3] = {1, 1, 1};
+  const CUresult r =
+      encoder()(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, static_cast<cuuint32_t>(rank), const_cast<void*>(p), dims,
+                strides, box, elem, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (r != CUDA_SUCCESS) {
     fail("cuda gemm_small_m", "cuTensorMapEncodeTiled failed (" + std::to_string(static_cast<int>(r)) + ") for " +
-                                  std::to_string(rows) + " x " + std::to_string(cols));
+                                  std::to_string(rows) + " x " + std::to_string(cols) + ", rank " +
+                                  std::to_string(rank));
   }
   return map;
+}
+
+// A bf16 tensor map of [rows][cols] at `p` (row stride cols) under the 128-byte swizzle: 2-D with box 64 columns x
+// box_rows, or (chunks > 0, cols % 64 == 0) 3-D {64 columns, rows, cols / 64 chunks} with box {64, box_rows, chunks}.
+CUtensorMap tensor_map(const void* p, int64_t rows, int64_t cols, int box_rows, int chunks) {
+  const auto r = static_cast<cuuint64_t>(rows), c = static_cast<cuuint64_t>(cols);
+  if (chunks > 0) {
+    const cuuint64_t dims[3] = {kBoxK, r, c / kBoxK};
+    const cuuint64_t strides[2] = {c * 2, kBoxK * 2};
+    const cuuint32_t box[3] = {kBoxK, static_cast<cuuint32_t>(box_rows), static_cast<cuuint32_t>(chunks)};
+    return encode(p, 3, dims, strides, box, rows, cols);
+  }
+  const cuuint64_t dims[2] = {c, r};
+  const cuuint64_t strides[1] = {c * 2};
+  const cuuint32_t box[2] = {kBoxK, static_cast<cuuint32_t>(box_rows)};
+  return encode(p, 2, dims, strides, box, rows, cols);
 }
 
 template <int NB, bool F32>
 void launch(const SmallMGemmParams& p, cudaStream_t stream) {
   const auto blocks = static_cast<unsigned>((p.n + kRows - 1) / kRows);
-  const CUtensorMap wmap = tensor_map(p.w, p.n, p.k, kRows);
-  const CUtensorMap xmap = tensor_map(p.x, p.m, p.k, 8 * NB);
-  small_m_kernel<NB, F32><<<blocks, 64, Cfg<NB>::smem, stream>>>(wmap, xmap, p.y, static_cast<int>(p.m), p.n, p.k);
+  const bool map3d = p.k % kBoxK == 0;
+  const int chunks = map3d ? Cfg<NB>::boxes : 0;
+  const CUtensorMap wmap = tensor_map(p.w, p.n, p.k, kRows, chunks);
+  const CUtensorMap xmap = tensor_map(p.x, p.m, p.k, 8 * NB, chunks);
+  launch_pdl(map3d ? small_m_kernel<NB, F32, true> : small_m_kernel<NB, F32, false>, blocks, 64, Cfg<NB>::smem, stream,
+             wmap, xmap, p.y, static_cast<int>(p.m), p.n, p.k);
 }
 
 template <bool F32>
@@ -276,11 +358,13 @@ void launch_nb(const SmallMGemmParams& p, cudaStream_t stream) {
 
 template <int NB, bool F32>
 void allow_smem() {
-  const cudaError_t e = cudaFuncSetAttribute(small_m_kernel<NB, F32>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             static_cast<int>(Cfg<NB>::smem));
-  if (e != cudaSuccess) {
-    fail("cuda gemm_small_m",
-         std::string("cudaFuncSetAttribute(MaxDynamicSharedMemorySize) failed: ") + cudaGetErrorString(e));
+  for (auto* fn : {small_m_kernel<NB, F32, true>, small_m_kernel<NB, F32, false>}) {
+    const cudaError_t e =
+        cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Cfg<NB>::smem));
+    if (e != cudaSuccess) {
+      fail("cuda gemm_small_m",
+           std::string("cudaFuncSetAttribute(MaxDynamicSharedMemorySize) failed: ") + cudaGetErrorString(e));
+    }
   }
 }
 

@@ -8,10 +8,11 @@
 // output's bits. This is also the order cuBLASLt's split-K-free kernels use (each output a chain of k16 mma steps in
 // increasing k), which is why the backend's GEMM (backend/cuda/gemm.h) can offer this kernel as one more candidate
 // for its small-M buckets: it verifies the bits against its cuBLASLt reference rows at start-up and uses the kernel
-// only where they are equal (and it is faster).
+// only where they are equal.
 //
-// Work split: one warp (one CTA) per 16 rows of W, streaming them over K through a ring of bulk-copied 256-column
-// stages in shared memory; no split over K.
+// Work split: one warp (one CTA) per 16 rows of W, streaming them over K through a ring of tensor-copied stages in
+// shared memory; no split over K. Launched as a programmatic dependent (pdl.cuh): it streams its first weight stages
+// while the kernel ahead of it finishes.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -1,4 +1,5 @@
 #include "kernels/cuda/head_rmsnorm.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/reduce.cuh"
 
 namespace verbatim::cuda_kernels {
@@ -8,6 +9,9 @@ constexpr int kWarpsPerBlock = 4;
 
 __global__ void head_rmsnorm_kernel(float* __restrict__ x, const __nv_bfloat16* __restrict__ w, int64_t n_vectors,
                                     HeadRmsNormParams p) {
+  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
+  pdl_wait();              // the kernel ahead has finished and its writes are visible
+
   const int64_t vec = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   if (vec >= n_vectors) return;  // whole warps leave together
   const int lane = static_cast<int>(threadIdx.x % 32);
@@ -25,8 +29,8 @@ void head_rmsnorm(float* x, const void* w, int64_t rows, const HeadRmsNormParams
   const int64_t n_vectors = rows * p.n_heads;
   if (n_vectors <= 0) return;
   const auto blocks = static_cast<unsigned>((n_vectors + kWarpsPerBlock - 1) / kWarpsPerBlock);
-  head_rmsnorm_kernel<<<blocks, kWarpsPerBlock * 32, 0, stream>>>(x, static_cast<const __nv_bfloat16*>(w), n_vectors,
-                                                                  p);
+  launch_pdl(head_rmsnorm_kernel, blocks, kWarpsPerBlock * 32, 0, stream, x, static_cast<const __nv_bfloat16*>(w),
+             n_vectors, p);
 }
 
 }  // namespace verbatim::cuda_kernels

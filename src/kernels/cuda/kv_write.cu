@@ -1,6 +1,7 @@
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/kv_write.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace verbatim::cuda_kernels {
 namespace {
@@ -11,6 +12,9 @@ __global__ void kv_write_kernel(const float* __restrict__ k, const float* __rest
                                 const int32_t* __restrict__ row_block, const int32_t* __restrict__ positions,
                                 int64_t total, __nv_bfloat16* __restrict__ kc, __nv_bfloat16* __restrict__ vc,
                                 KvWriteParams p) {
+  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
+  pdl_wait();              // the kernel ahead has finished and its writes are visible
+
   const int64_t t = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;  // (row, head, d)
   if (t >= total) return;
   const int64_t width = static_cast<int64_t>(p.n_kv_heads) * p.head_dim;
@@ -30,8 +34,9 @@ void kv_write(const float* k, const float* v, const int32_t* row_block, const in
               void* k_cache, void* v_cache, const KvWriteParams& p, cudaStream_t stream) {
   const int64_t total = rows * p.n_kv_heads * p.head_dim;
   if (total <= 0) return;
-  kv_write_kernel<<<static_cast<unsigned>((total + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
-      k, v, row_block, positions, total, static_cast<__nv_bfloat16*>(k_cache), static_cast<__nv_bfloat16*>(v_cache), p);
+  launch_pdl(kv_write_kernel, static_cast<unsigned>((total + kThreads - 1) / kThreads), kThreads, 0, stream, k, v,
+             row_block, positions, total, static_cast<__nv_bfloat16*>(k_cache), static_cast<__nv_bfloat16*>(v_cache),
+             p);
 }
 
 }  // namespace verbatim::cuda_kernels

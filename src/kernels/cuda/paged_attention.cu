@@ -11,6 +11,7 @@
 
 #include "kernels/cuda/paged_attention.cuh"
 #include "kernels/cuda/paged_attention_internal.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "util/error.h"
 
 namespace verbatim::cuda_kernels {
@@ -21,6 +22,9 @@ using detail::Args;
 // One CTA per (row, head) of a row with 2..max_splits splits: the merge in increasing split order. Every thread
 // computes M, the weights and L by the same operations; thread i then merges dims i, i + blockDim, ...
 __global__ void paged_attention_merge_kernel(const Args a) {
+  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
+  pdl_wait();              // the kernel ahead has finished and its writes are visible
+
   const PagedAttentionParams& p = a.p;
   extern __shared__ float wsm[];  // [max_splits] weights
   const int64_t rh = blockIdx.x;
@@ -135,14 +139,15 @@ void paged_attention(const PagedAttentionParams& p, cudaStream_t stream) {
   const long long gx = tiles * a.n_hgroups;
   if (gx > 0x7FFFFFFFLL) bad("too many rows for one launch");
   const dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(p.n_kv_heads), static_cast<unsigned>(p.max_splits));
-  fn<<<grid, detail::kThreads, smem, stream>>>(a);
+  launch_pdl(fn, grid, detail::kThreads, smem, stream, a);
   e = cudaGetLastError();
   if (e != cudaSuccess) bad(std::string("attention kernel launch failed: ") + cudaGetErrorString(e));
   if (p.max_splits > 1) {
     const long long n_rh = static_cast<long long>(p.n_rows) * p.n_heads;
     if (n_rh > 0x7FFFFFFFLL) bad("too many (row, head) pairs for one launch");
     const int threads = p.head_dim >= 128 ? 128 : 64;
-    paged_attention_merge_kernel<<<static_cast<unsigned>(n_rh), threads, sizeof(float) * p.max_splits, stream>>>(a);
+    launch_pdl(paged_attention_merge_kernel, static_cast<unsigned>(n_rh), threads, sizeof(float) * p.max_splits, stream,
+               a);
     e = cudaGetLastError();
     if (e != cudaSuccess) bad(std::string("merge kernel launch failed: ") + cudaGetErrorString(e));
   }

@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "kernels/cuda/paged_attention_internal.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace verbatim::cuda_kernels::detail {
 namespace {
@@ -42,6 +43,9 @@ struct SmemLayout {
 // HD_T: head_dim at compile time (0: run-time head_dim <= HDMAX). T: positions per tile. QVMAX: query vectors per CTA.
 template <int HD_T, int T, int QVMAX>
 __global__ void __launch_bounds__(kThreads) paged_attention_kernel(const Args a) {
+  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
+  pdl_wait();              // the kernel ahead has finished and its writes are visible
+
   constexpr int HDMAX = HD_T != 0 ? HD_T : (T == 64 ? 128 : 256);
   constexpr int QS = kThreads / T;           // query-vector stride of the score threads
   constexpr int NQ = (QVMAX + QS - 1) / QS;  // score accumulators per thread

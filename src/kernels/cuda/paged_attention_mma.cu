@@ -16,6 +16,7 @@
 
 #include "kernels/cuda/mma.cuh"
 #include "kernels/cuda/paged_attention_internal.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace verbatim::cuda_kernels::detail {
 namespace {
@@ -59,6 +60,9 @@ struct MmaSmem {
 // HD: head_dim (64, 128, 256). T: positions per tile. MB: 16-row mma blocks of query vectors per CTA.
 template <int HD, int T, int MB>
 __global__ void __launch_bounds__(kThreads) paged_attention_mma_kernel(const Args a) {
+  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
+  pdl_wait();              // the kernel ahead has finished and its writes are visible
+
   constexpr int QVMAX = 16 * MB;
   constexpr int NCH = HD / 8;     // 16-byte chunks per K/V row
   constexpr int QKS = HD + 8;     // Q row stride (elements)

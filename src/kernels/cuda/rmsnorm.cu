@@ -1,3 +1,4 @@
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/reduce.cuh"
 #include "kernels/cuda/rmsnorm.cuh"
 
@@ -9,6 +10,9 @@ constexpr int kThreads = 256;
 template <typename Out>
 __global__ void add_rmsnorm_kernel(float* __restrict__ residual, const float* __restrict__ x,
                                    const __nv_bfloat16* __restrict__ w, Out* __restrict__ out, RmsNormParams p) {
+  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
+  pdl_wait();              // the kernel ahead has finished and its writes are visible
+
   __shared__ float shared[32];
   const int64_t r = blockIdx.x;
   const float* xr = x + r * p.n;
@@ -36,11 +40,11 @@ void add_rmsnorm(float* residual, const float* x, const void* w, void* out, DTyp
   if (rows <= 0) return;
   const auto* wb = static_cast<const __nv_bfloat16*>(w);
   if (out_dtype == DType::BF16) {
-    add_rmsnorm_kernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(residual, x, wb,
-                                                                             static_cast<__nv_bfloat16*>(out), p);
+    launch_pdl(add_rmsnorm_kernel<__nv_bfloat16>, static_cast<unsigned>(rows), kThreads, 0, stream, residual, x, wb,
+               static_cast<__nv_bfloat16*>(out), p);
   } else {
-    add_rmsnorm_kernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(residual, x, wb, static_cast<float*>(out),
-                                                                             p);
+    launch_pdl(add_rmsnorm_kernel<float>, static_cast<unsigned>(rows), kThreads, 0, stream, residual, x, wb,
+               static_cast<float*>(out), p);
   }
 }
 

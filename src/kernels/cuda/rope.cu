@@ -1,5 +1,6 @@
 #include <cuda_bf16.h>
 
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/rope.cuh"
 
 namespace verbatim::cuda_kernels {
@@ -10,6 +11,9 @@ constexpr int kThreads = 256;
 __global__ void rope_kernel(float* __restrict__ x, const int32_t* __restrict__ positions,
                             const float* __restrict__ inv_freq, __nv_bfloat16* __restrict__ copy, int64_t total,
                             RopeParams p) {
+  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
+  pdl_wait();              // the kernel ahead has finished and its writes are visible
+
   const int64_t t = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;  // (row, head, i)
   if (t >= total) return;
   const int half = p.head_dim / 2;
@@ -35,8 +39,8 @@ void rope(float* x, const int32_t* positions, int64_t rows, const float* inv_fre
           cudaStream_t stream) {
   const int64_t total = rows * p.n_heads * (p.head_dim / 2);
   if (total <= 0) return;
-  rope_kernel<<<static_cast<unsigned>((total + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
-      x, positions, inv_freq, static_cast<__nv_bfloat16*>(copy_bf16), total, p);
+  launch_pdl(rope_kernel, static_cast<unsigned>((total + kThreads - 1) / kThreads), kThreads, 0, stream, x, positions,
+             inv_freq, static_cast<__nv_bfloat16*>(copy_bf16), total, p);
 }
 
 }  // namespace verbatim::cuda_kernels

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "kernels/common/philox.h"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/reduce.cuh"
 #include "kernels/cuda/sample.cuh"
 
@@ -184,6 +185,9 @@ __device__ void page_probs(const unsigned long long* page, double* p, double t, 
 __global__ void __launch_bounds__(kThreads, 1)
     sample_kernel(const float* __restrict__ logits, int64_t vocab, const SampleRowSpec* __restrict__ specs,
                   SampleRowResult* __restrict__ results) {
+  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
+  pdl_wait();              // the kernel ahead has finished and its writes are visible
+
   __shared__ Shared sh;
   const SampleRowSpec sp = specs[blockIdx.x];
   const float* x = logits + static_cast<int64_t>(sp.row) * vocab;
@@ -338,6 +342,9 @@ __global__ void __launch_bounds__(kThreads, 1)
 __global__ void __launch_bounds__(kThreads, 1)
     token_logprobs_kernel(const float* __restrict__ logits, int64_t vocab, const int32_t* __restrict__ rows,
                           const int32_t* __restrict__ tokens, float* __restrict__ out) {
+  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
+  pdl_wait();              // the kernel ahead has finished and its writes are visible
+
   __shared__ Shared sh;
   const float* x = logits + static_cast<int64_t>(rows[blockIdx.x]) * vocab;
   unsigned long long max_key = 0;
@@ -354,13 +361,13 @@ __global__ void __launch_bounds__(kThreads, 1)
 void sample_rows(const float* logits, int64_t vocab, const SampleRowSpec* specs, SampleRowResult* results, int n,
                  cudaStream_t stream) {
   if (n <= 0) return;
-  sample_kernel<<<static_cast<unsigned>(n), kThreads, 0, stream>>>(logits, vocab, specs, results);
+  launch_pdl(sample_kernel, static_cast<unsigned>(n), kThreads, 0, stream, logits, vocab, specs, results);
 }
 
 void token_logprobs(const float* logits, int64_t vocab, const int32_t* rows, const int32_t* tokens, float* out, int n,
                     cudaStream_t stream) {
   if (n <= 0) return;
-  token_logprobs_kernel<<<static_cast<unsigned>(n), kThreads, 0, stream>>>(logits, vocab, rows, tokens, out);
+  launch_pdl(token_logprobs_kernel, static_cast<unsigned>(n), kThreads, 0, stream, logits, vocab, rows, tokens, out);
 }
 
 }  // namespace verbatim::cuda_kernels

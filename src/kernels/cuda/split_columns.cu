@@ -1,5 +1,6 @@
 #include <cuda_bf16.h>
 
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/split_columns.cuh"
 
 namespace verbatim::cuda_kernels {
@@ -8,6 +9,9 @@ namespace {
 constexpr int kThreads = 256;
 
 __global__ void split_columns_kernel(const float* __restrict__ in, int64_t n, SplitColumnsParams p) {
+  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
+  pdl_wait();              // the kernel ahead has finished and its writes are visible
+
   const int64_t t = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (t >= n) return;
   const int64_t r = t / p.total;
@@ -24,7 +28,7 @@ __global__ void split_columns_kernel(const float* __restrict__ in, int64_t n, Sp
 void split_columns(const float* in, int64_t rows, const SplitColumnsParams& p, cudaStream_t stream) {
   const int64_t n = rows * p.total;
   if (n <= 0) return;
-  split_columns_kernel<<<static_cast<unsigned>((n + kThreads - 1) / kThreads), kThreads, 0, stream>>>(in, n, p);
+  launch_pdl(split_columns_kernel, static_cast<unsigned>((n + kThreads - 1) / kThreads), kThreads, 0, stream, in, n, p);
 }
 
 }  // namespace verbatim::cuda_kernels

@@ -1,3 +1,4 @@
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/reduce.cuh"
 #include "kernels/cuda/swiglu.cuh"
 
@@ -9,6 +10,9 @@ constexpr int kThreads = 256;
 template <typename Out>
 __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __restrict__ up, Out* __restrict__ out,
                               int64_t n) {
+  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
+  pdl_wait();              // the kernel ahead has finished and its writes are visible
+
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (i >= n) return;
   const float g = gate[i];
@@ -19,6 +23,9 @@ __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __res
 template <typename Out>
 __global__ void swiglu_rows_kernel(const float* __restrict__ gate, const float* __restrict__ up, int64_t ld,
                                    int64_t cols, Out* __restrict__ out, int64_t n) {
+  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
+  pdl_wait();              // the kernel ahead has finished and its writes are visible
+
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (i >= n) return;
   const int64_t r = i / cols, c = i % cols;
@@ -35,9 +42,10 @@ void swiglu_rows(const float* gate, const float* up, int64_t ld, int64_t rows, i
   if (n <= 0) return;
   const auto blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
   if (out_dtype == DType::BF16) {
-    swiglu_rows_kernel<<<blocks, kThreads, 0, stream>>>(gate, up, ld, cols, static_cast<__nv_bfloat16*>(out), n);
+    launch_pdl(swiglu_rows_kernel<__nv_bfloat16>, blocks, kThreads, 0, stream, gate, up, ld, cols,
+               static_cast<__nv_bfloat16*>(out), n);
   } else {
-    swiglu_rows_kernel<<<blocks, kThreads, 0, stream>>>(gate, up, ld, cols, static_cast<float*>(out), n);
+    launch_pdl(swiglu_rows_kernel<float>, blocks, kThreads, 0, stream, gate, up, ld, cols, static_cast<float*>(out), n);
   }
 }
 
@@ -45,9 +53,10 @@ void swiglu(const float* gate, const float* up, void* out, DType out_dtype, int6
   if (n <= 0) return;
   const auto blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
   if (out_dtype == DType::BF16) {
-    swiglu_kernel<<<blocks, kThreads, 0, stream>>>(gate, up, static_cast<__nv_bfloat16*>(out), n);
+    launch_pdl(swiglu_kernel<__nv_bfloat16>, blocks, kThreads, 0, stream, gate, up, static_cast<__nv_bfloat16*>(out),
+               n);
   } else {
-    swiglu_kernel<<<blocks, kThreads, 0, stream>>>(gate, up, static_cast<float*>(out), n);
+    launch_pdl(swiglu_kernel<float>, blocks, kThreads, 0, stream, gate, up, static_cast<float*>(out), n);
   }
 }
 
