@@ -8,18 +8,14 @@ namespace {
 constexpr int kThreads = 256;
 
 __global__ void add_inplace_kernel(float* __restrict__ residual, const float* __restrict__ x, int64_t n) {
-  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
-  pdl_wait();              // the kernel ahead has finished and its writes are visible
-
+  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (i < n) residual[i] = residual[i] + x[i];
 }
 
 __global__ void add_bias_kernel(float* __restrict__ y, const __nv_bfloat16* __restrict__ bias, int64_t n,
                                 int64_t cols) {
-  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
-  pdl_wait();              // the kernel ahead has finished and its writes are visible
-
+  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (i < n) y[i] = y[i] + __bfloat162float(bias[i % cols]);
 }

@@ -13,9 +13,7 @@ __device__ __forceinline__ float bias_at(const void* b, int64_t i) {
 }
 
 __global__ void attention_inputs_kernel(AttentionInputsParams p, int64_t rows) {
-  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
-  pdl_wait();              // the kernel ahead has finished and its writes are visible
-
+  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   const int heads = p.n_heads + 2 * p.n_kv_heads;
   const int64_t item = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   if (item >= rows * heads) return;  // whole warps leave together

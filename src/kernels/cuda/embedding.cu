@@ -9,9 +9,7 @@ constexpr int kThreads = 256;
 
 __global__ void embedding_kernel(const __nv_bfloat16* __restrict__ table, const int32_t* __restrict__ tokens,
                                  float* __restrict__ out, EmbeddingParams p) {
-  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
-  pdl_wait();              // the kernel ahead has finished and its writes are visible
-
+  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   const int64_t r = blockIdx.x;
   const int32_t t = tokens[r];
   float* o = out + r * p.dim;

@@ -8,9 +8,7 @@ constexpr int kThreads = 256;
 
 __global__ void gather_rows_kernel(const uint32_t* __restrict__ x, const int32_t* __restrict__ rows,
                                    uint32_t* __restrict__ out, int64_t row_words) {
-  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
-  pdl_wait();              // the kernel ahead has finished and its writes are visible
-
+  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   const int64_t i = blockIdx.x;
   const uint32_t* src = x + static_cast<int64_t>(rows[i]) * row_words;
   uint32_t* dst = out + i * row_words;

@@ -9,9 +9,7 @@ constexpr int kWarpsPerBlock = 4;
 
 __global__ void head_rmsnorm_kernel(float* __restrict__ x, const __nv_bfloat16* __restrict__ w, int64_t n_vectors,
                                     HeadRmsNormParams p) {
-  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
-  pdl_wait();              // the kernel ahead has finished and its writes are visible
-
+  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   const int64_t vec = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   if (vec >= n_vectors) return;  // whole warps leave together
   const int lane = static_cast<int>(threadIdx.x % 32);

@@ -12,9 +12,7 @@ __global__ void kv_write_kernel(const float* __restrict__ k, const float* __rest
                                 const int32_t* __restrict__ row_block, const int32_t* __restrict__ positions,
                                 int64_t total, __nv_bfloat16* __restrict__ kc, __nv_bfloat16* __restrict__ vc,
                                 KvWriteParams p) {
-  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
-  pdl_wait();              // the kernel ahead has finished and its writes are visible
-
+  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   const int64_t t = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;  // (row, head, d)
   if (t >= total) return;
   const int64_t width = static_cast<int64_t>(p.n_kv_heads) * p.head_dim;

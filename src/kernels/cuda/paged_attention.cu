@@ -22,9 +22,7 @@ using detail::Args;
 // One CTA per (row, head) of a row with 2..max_splits splits: the merge in increasing split order. Every thread
 // computes M, the weights and L by the same operations; thread i then merges dims i, i + blockDim, ...
 __global__ void paged_attention_merge_kernel(const Args a) {
-  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
-  pdl_wait();              // the kernel ahead has finished and its writes are visible
-
+  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   const PagedAttentionParams& p = a.p;
   extern __shared__ float wsm[];  // [max_splits] weights
   const int64_t rh = blockIdx.x;

@@ -43,9 +43,7 @@ struct SmemLayout {
 // HD_T: head_dim at compile time (0: run-time head_dim <= HDMAX). T: positions per tile. QVMAX: query vectors per CTA.
 template <int HD_T, int T, int QVMAX>
 __global__ void __launch_bounds__(kThreads) paged_attention_kernel(const Args a) {
-  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
-  pdl_wait();              // the kernel ahead has finished and its writes are visible
-
+  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   constexpr int HDMAX = HD_T != 0 ? HD_T : (T == 64 ? 128 : 256);
   constexpr int QS = kThreads / T;           // query-vector stride of the score threads
   constexpr int NQ = (QVMAX + QS - 1) / QS;  // score accumulators per thread

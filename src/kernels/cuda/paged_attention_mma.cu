@@ -60,9 +60,7 @@ struct MmaSmem {
 // HD: head_dim (64, 128, 256). T: positions per tile. MB: 16-row mma blocks of query vectors per CTA.
 template <int HD, int T, int MB>
 __global__ void __launch_bounds__(kThreads) paged_attention_mma_kernel(const Args a) {
-  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
-  pdl_wait();              // the kernel ahead has finished and its writes are visible
-
+  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   constexpr int QVMAX = 16 * MB;
   constexpr int NCH = HD / 8;     // 16-byte chunks per K/V row
   constexpr int QKS = HD + 8;     // Q row stride (elements)

@@ -25,6 +25,13 @@ __device__ __forceinline__ void pdl_wait() {
   asm volatile("griddepcontrol.wait;\n" ::: "memory");
 }
 
+// Both, first thing in a kernel that touches global memory only after them: the next kernel may become resident
+// now, and everything the earlier kernels wrote is visible after it.
+__device__ __forceinline__ void pdl_enter() {
+  pdl_allow_dependents();
+  pdl_wait();
+}
+
 // kernel<<<grid, block, smem, stream>>>(args...), launched as a programmatic dependent of the kernel ahead on a created
 // stream (where the engine runs and where the overlap was measured and tested); a default stream (nullptr,
 // cudaStreamLegacy, cudaStreamPerThread), with its implicit synchronization with other streams, gets plain launches.

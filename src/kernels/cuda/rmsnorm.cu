@@ -10,9 +10,7 @@ constexpr int kThreads = 256;
 template <typename Out>
 __global__ void add_rmsnorm_kernel(float* __restrict__ residual, const float* __restrict__ x,
                                    const __nv_bfloat16* __restrict__ w, Out* __restrict__ out, RmsNormParams p) {
-  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
-  pdl_wait();              // the kernel ahead has finished and its writes are visible
-
+  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   __shared__ float shared[32];
   const int64_t r = blockIdx.x;
   const float* xr = x + r * p.n;

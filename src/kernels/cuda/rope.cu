@@ -11,9 +11,7 @@ constexpr int kThreads = 256;
 __global__ void rope_kernel(float* __restrict__ x, const int32_t* __restrict__ positions,
                             const float* __restrict__ inv_freq, __nv_bfloat16* __restrict__ copy, int64_t total,
                             RopeParams p) {
-  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
-  pdl_wait();              // the kernel ahead has finished and its writes are visible
-
+  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   const int64_t t = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;  // (row, head, i)
   if (t >= total) return;
   const int half = p.head_dim / 2;

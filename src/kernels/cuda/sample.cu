@@ -185,9 +185,7 @@ __device__ void page_probs(const unsigned long long* page, double* p, double t, 
 __global__ void __launch_bounds__(kThreads, 1)
     sample_kernel(const float* __restrict__ logits, int64_t vocab, const SampleRowSpec* __restrict__ specs,
                   SampleRowResult* __restrict__ results) {
-  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
-  pdl_wait();              // the kernel ahead has finished and its writes are visible
-
+  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   __shared__ Shared sh;
   const SampleRowSpec sp = specs[blockIdx.x];
   const float* x = logits + static_cast<int64_t>(sp.row) * vocab;
@@ -342,9 +340,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 __global__ void __launch_bounds__(kThreads, 1)
     token_logprobs_kernel(const float* __restrict__ logits, int64_t vocab, const int32_t* __restrict__ rows,
                           const int32_t* __restrict__ tokens, float* __restrict__ out) {
-  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
-  pdl_wait();              // the kernel ahead has finished and its writes are visible
-
+  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   __shared__ Shared sh;
   const float* x = logits + static_cast<int64_t>(rows[blockIdx.x]) * vocab;
   unsigned long long max_key = 0;

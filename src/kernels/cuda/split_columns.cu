@@ -9,9 +9,7 @@ namespace {
 constexpr int kThreads = 256;
 
 __global__ void split_columns_kernel(const float* __restrict__ in, int64_t n, SplitColumnsParams p) {
-  pdl_allow_dependents();  // pdl.cuh: the next kernel may start its own prologue
-  pdl_wait();              // the kernel ahead has finished and its writes are visible
-
+  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   const int64_t t = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (t >= n) return;
   const int64_t r = t / p.total;
