@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "cuda_test_util.h"
 #include "kernels/cpu/paged_attention.h"
 #include "kernels/cuda/paged_attention.cuh"
 #include "util/error.h"
@@ -23,23 +24,8 @@
 namespace verbatim::cuda_kernels {
 namespace {
 
-int device_count_or_zero() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return 0;
-  }
-  return n;
-}
-
-#define REQUIRE_GPU()                                                                                               \
-  do {                                                                                                              \
-    if (device_count_or_zero() == 0) {                                                                              \
-      std::fprintf(stderr,                                                                                          \
-                   "\n*** NO CUDA GPU FOUND: the CUDA paged-attention tests are SKIPPED, nothing was run ***\n\n"); \
-      GTEST_SKIP() << "NO CUDA GPU: CUDA paged-attention test skipped";                                             \
-    }                                                                                                               \
-  } while (0)
+using cuda::test::fresh_seed;
+#define REQUIRE_GPU() REQUIRE_GPU_FOR("CUDA paged-attention")
 
 void ck(cudaError_t e, const char* what) {
   if (e != cudaSuccess) fail("test", std::string(what) + ": " + cudaGetErrorString(e));
@@ -77,11 +63,6 @@ void upload(Dev& d, const std::vector<T>& v) {
   // cudaMemcpy from pageable memory may return before its DMA has landed, and work on a non-blocking stream is not
   // ordered after the legacy stream's copies: wait for it.
   ck(cudaDeviceSynchronize(), "upload");
-}
-
-uint64_t fresh_seed() {
-  std::random_device rd;
-  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
 }
 
 struct Shape {

@@ -223,18 +223,21 @@ std::vector<cublasLtMatmulHeuristicResult_t> Gemm::heuristic(int64_t m, int coun
   return results;
 }
 
+const GemmBucket& Gemm::bucket_for(int64_t m) const {
+  if (m < 1) fail("cuda gemm " + shape_name(), "M must be >= 1, got " + std::to_string(m));
+  if (m > max_m_) {
+    fail("cuda gemm " + shape_name(), "M=" + std::to_string(m) + " exceeds max_m=" + std::to_string(max_m_) +
+                                          ", the largest M whose bits were verified at start-up");
+  }
+  for (const GemmBucket& b : table_) {
+    if (m <= b.m_hi) return b;
+  }
+  fail("cuda gemm " + shape_name(), "no table entry for M=" + std::to_string(m));
+}
+
 const cublasLtMatmulAlgo_t& Gemm::algo_for(int64_t m) {
   if (m < 1) fail("cuda gemm " + shape_name(), "M must be >= 1, got " + std::to_string(m));
-  if (mode_ == Mode::Invariant) {
-    if (m > max_m_) {
-      fail("cuda gemm " + shape_name(), "M=" + std::to_string(m) + " exceeds max_m=" + std::to_string(max_m_) +
-                                            ", the largest M whose bits were verified at start-up");
-    }
-    for (const GemmBucket& b : table_) {
-      if (m <= b.m_hi) return b.algo;
-    }
-    fail("cuda gemm " + shape_name(), "no table entry for M=" + std::to_string(m));
-  }
+  if (mode_ == Mode::Invariant) return bucket_for(m).algo;
   auto it = fast_algos_.find(m);
   if (it == fast_algos_.end()) {
     std::vector<cublasLtMatmulHeuristicResult_t> r = heuristic(m, 1, CUBLASLT_REDUCTION_SCHEME_MASK, false);
@@ -249,17 +252,16 @@ void Gemm::run(const void* x, const void* w, void* y, int64_t m, cudaStream_t st
   if (!aligned(x) || !aligned(w) || !aligned(y)) {
     fail("cuda gemm " + shape_name(), "x, w and y must be 256-byte aligned (as from cudaMalloc)");
   }
-  if (mode_ == Mode::Invariant && m <= max_m_) {
-    for (const GemmBucket& b : table_) {
-      if (m <= b.m_hi) {
-        if (b.own_kernel) {
-          own_matmul(x, w, y, m, stream);
-          check_cuda(cudaGetLastError(), ("gemm_small_m for " + shape_name() + " M=" + std::to_string(m)).c_str());
-          return;
-        }
-        break;
-      }
+  if (mode_ == Mode::Invariant) {
+    const GemmBucket& b = bucket_for(m);
+    if (b.own_kernel) {
+      own_matmul(x, w, y, m, stream);
+      check_cuda(cudaGetLastError(), ("gemm_small_m for " + shape_name() + " M=" + std::to_string(m)).c_str());
+      return;
     }
+    check_cublas(matmul(b.algo, x, w, y, m, stream),
+                 ("cublasLtMatmul for " + shape_name() + " M=" + std::to_string(m)).c_str());
+    return;
   }
   const cublasLtMatmulAlgo_t& algo = algo_for(m);
   check_cublas(matmul(algo, x, w, y, m, stream),

@@ -135,6 +135,8 @@ class Gemm {
   const std::vector<GemmBucket>& table() const { return table_; }
   // The algorithm run() uses at this M (Fast: asks the heuristic and caches, as run() would).
   const cublasLtMatmulAlgo_t& algo_for(int64_t m);
+  // Mode::Invariant: the table's bucket serving M (throws on M < 1 or M > max_m).
+  const GemmBucket& bucket_for(int64_t m) const;
   // "N=4096 K=4096 out=bf16"
   std::string shape_name() const;
   // One line per bucket: M range, algorithm, time, candidates and rejections.
