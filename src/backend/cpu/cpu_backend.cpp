@@ -17,6 +17,7 @@
 #include "kernels/cpu/add_rmsnorm.h"
 #include "kernels/cpu/embedding.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_bf16dot.h"
 #include "kernels/cpu/load.h"
 #include "kernels/cpu/paged_attention.h"
 #include "kernels/cpu/paged_attention_split.h"
@@ -105,6 +106,10 @@ class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(const CpuBackendOptions& o) : opt_(o) {
     if (opt_.threads < 1) fail(kWhere, "threads must be at least 1, got " + std::to_string(opt_.threads));
+    if (opt_.matmul == CpuMatmul::Bf16 && !kc::gemm_bf16dot_available())
+      fail(kWhere,
+           "cpu_matmul bf16 needs a CPU with AVX512_BF16 (the vdpbf16ps instruction; /proc/cpuinfo flag "
+           "avx512_bf16), which this CPU lacks; use cpu_matmul fp32");
     if (opt_.mode == Mode::Fast) blas_single_threaded();
   }
 
@@ -204,6 +209,14 @@ class CpuBackend final : public Backend {
     if (m == 0) return;
     if (opt_.mode == Mode::Fast && m > 1) {
       blas_gemm(f32(x), w, f32(y), m);
+    } else if (opt_.matmul == CpuMatmul::Bf16) {
+      const size_t need = kc::gemm_bf16dot_scratch_bytes(m, w.cols);
+      if (need > bf16_scratch_bytes_) {
+        bf16_scratch_ = allocate(need, /*zero=*/false, "the bf16 activations");
+        bf16_scratch_bytes_ = need;
+      }
+      kc::gemm_bf16dot(f32(x), packed_bf16dot_of(w), f32(y), bf16_scratch_.get(),
+                       {.m = m, .n = w.rows, .k = w.cols, .threads = opt_.threads});
     } else {
       kc::gemm(f32(x), packed_of(w), w.dtype, f32(y), {.m = m, .n = w.rows, .k = w.cols, .threads = opt_.threads});
     }
@@ -355,6 +368,19 @@ class CpuBackend final : public Backend {
     return it->second;
   }
 
+  // The weight packed for kernels/cpu/gemm_bf16dot.h (bf16 pairs; f32/f16 weights rounded to bf16), made on first
+  // use into the same arena and map (a backend uses one of the two packings, fixed by its options, never both).
+  const void* packed_bf16dot_of(const Weight& w) {
+    const WeightKey key{w.data, w.dtype, w.rows, w.cols};
+    auto it = packed_.find(key);
+    if (it == packed_.end()) {
+      void* dst = packed_arena(kc::gemm_bf16dot_packed_bytes(w.rows, w.cols));
+      kc::gemm_bf16dot_pack(w.data, w.dtype, dst, {.n = w.rows, .k = w.cols, .threads = opt_.threads});
+      it = packed_.emplace(key, dst).first;
+    }
+    return it->second;
+  }
+
   // `bytes` of the packed-weight arena, 64-byte aligned: huge-page chunks of at least kArenaChunk bytes, filled in the
   // order the weights are first used (the forward pass's), so that consecutive GEMMs read consecutive memory.
   void* packed_arena(size_t bytes) {
@@ -407,6 +433,8 @@ class CpuBackend final : public Backend {
   kc::PagedRows rows_;
   int64_t max_pos_ = 0;
   std::vector<float> scratch_;  // attention scratch, grown to the largest step seen
+  Buffer bf16_scratch_;         // cpu_matmul bf16: x rounded to bf16 pairs, grown to the largest matmul seen
+  size_t bf16_scratch_bytes_ = 0;
 };
 
 }  // namespace
