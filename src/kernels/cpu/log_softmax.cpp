@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kernels/cpu/check.h"
+#include "kernels/cpu/sum_exp.h"
 
 namespace verbatim::kernels::cpu {
 
@@ -12,9 +13,7 @@ double logsumexp(const float* x, int64_t n) {
   for (int64_t i = 1; i < n; ++i)
     if (x[i] > max) max = x[i];
   const double m = static_cast<double>(max);
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(x[i]) - m);
-  return m + std::log(sum);
+  return m + std::log(sum_exp_shifted(x, n, m));
 }
 
 void log_softmax(const float* x, int64_t n, float* out) {
