@@ -109,8 +109,8 @@ __attribute__((target("avx512f,avx512bf16"))) void instruction(const float* acc,
   _mm512_storeu_ps(out, r);
 }
 
-// The scalar definition is the instruction, bit for bit (measured on the AMD Zen 4 VM: 0 differences in millions of
-// operands; the opposite order, even element first, differs in ~6% of them, so the test can tell).
+// The scalar definition is the instruction, bit for bit (measured on the AMD EPYC Zen 5 VM: 0 differences in millions
+// of operands; the opposite order, even element first, differs in ~6% of them, so the test can tell).
 TEST(KernelsGemmBf16Dot, StepIsTheInstructionBitForBit) {
   REQUIRE_BF16DOT();
   std::mt19937_64 rng(test_seed());

@@ -6,7 +6,8 @@
 // of x and the weights only, never of m, the tiling or the thread count.
 //
 // The arithmetic, for one output (i, j), defined by the instruction (Intel SDM, VDPBF16PS; checked bitwise against
-// the scalar emulation bf16dot_step on this project's AMD Zen 4 VM, docs/performance.md):
+// the scalar emulation bf16dot_step on this project's AMD EPYC VM, a Zen 5 (family 26) since its 2026-12-02 03:44 UTC
+// reboot: docs/performance.md):
 //   a[t] = bf16(x[i, t]) (round to nearest even, f32_to_bf16 of util/half.h), b[t] = bf16(W[j, t]) (bf16 weights
 //   exactly; f32/f16 weights rounded the same way at packing); k padded to even with zeros;
 //   acc = +0; for s = 0, 1, ..., k/2 - 1 in increasing order:
