@@ -327,6 +327,29 @@ TEST(KernelsArgmax, LowestIndexOnTiesAndNanNeverWins) {
   for (int64_t i = 1; i < 4096; ++i)
     if (x[i] > x[ref]) ref = i;
   EXPECT_EQ(argmax(x.data(), 4096), ref);
+
+  // The vector path is the definition: random rows with ties, signed zeros, NaN and infinities, every tail length.
+  const uint64_t seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  std::printf("[ argmax ] seed %llu\n", static_cast<unsigned long long>(seed));
+  std::mt19937_64 r2(seed);
+  for (int trial = 0; trial < 2000; ++trial) {
+    const int64_t n = 1 + static_cast<int64_t>(r2() % (trial < 1000 ? 70 : 33000));
+    std::vector<float> v(static_cast<size_t>(n));
+    const int kind = trial % 5;
+    for (float& e : v) {
+      const uint64_t u = r2() % 100;
+      e = kind == 0   ? static_cast<float>(r2() % 4)  // many ties
+          : kind == 1 ? (u < 50   ? 0.0f
+                         : u < 90 ? -0.0f
+                                  : -kInf)  // zeros of both signs
+          : kind == 2 ? (u < 30   ? nan
+                         : u < 60 ? -kInf
+                                  : -1.0f)                                // NaN and -inf
+          : kind == 3 ? (u < 3 ? kInf : static_cast<float>(r2() % 1000))  // +inf
+                      : (u < 98 ? nan : -kInf);                           // nearly all NaN
+    }
+    EXPECT_EQ(argmax(v.data(), n), argmax_scalar(v.data(), n)) << "trial " << trial << " n " << n;
+  }
 }
 
 }  // namespace
