@@ -1,7 +1,7 @@
 // End-to-end engine throughput (a plain main, not Google Benchmark):
 //
 //   bench_engine --model DIR [--threads N] [--streams 1,4,16,64] [--tokens 64] [--prompt-len 16]
-//                [--modes invariant,fast] [--seed 1]
+//                [--modes invariant,fast] [--seed 1] [--cpu-matmul fp32|bf16]
 //
 // For each mode and stream count S: one Engine (cpu backend, the given threads, a KV cache sized for the run), S
 // requests with distinct random prompts of prompt-len tokens, max_tokens = tokens, ignore_eos, greedy. A warm-up run
@@ -16,7 +16,8 @@
 // one embedding row (the only part of the embedding table a token reads; a tied lm_head is counted once, as lm_head).
 // And the compute bound of batched decode: the FMA peak of one core (12 independent vfmadd chains, zmm where the CPU
 // has AVX-512, else ymm; best of 5, per second of wall time and per second of the thread's CPU time) against the matmul
-// FLOPs of one decode row (2 x the parameters of every 2-D weight and lm_head; attention is not counted).
+// FLOPs of one decode row (2 x the parameters of every 2-D weight and lm_head; attention is not counted). With
+// --cpu-matmul bf16 the peak is that of 12 independent zmm vdpbf16ps chains instead (2 multiply-adds per lane).
 //
 // OpenBLAS (Mode::Fast's GEMM) picks its kernels from the CPU model at load time; OpenBLAS 0.3.21 (Debian 12) does not
 // know Sapphire/Emerald Rapids and falls back to its SSE3 "Prescott" kernels, 3-5x slower there. So when it reports
@@ -50,6 +51,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu_backend.h"
 #include "engine/engine.h"
+#include "kernels/cpu/gemm_bf16dot.h"
 #include "model/model.h"
 
 namespace {
@@ -156,6 +158,7 @@ double load_average_1min() {
   OP(R "1") OP(R "2") OP(R "3") OP(R "4") OP(R "5") OP(R "6") OP(R "7") OP(R "8") OP(R "9") OP(R "10") OP(R "11")
 #define VB_ZMM(r) "vfmadd231ps %%zmm30, %%zmm31, %%zmm" r "\n\t"
 #define VB_YMM(r) "vfmadd231ps %%ymm14, %%ymm15, %%ymm" r "\n\t"
+#define VB_DP(r) "vdpbf16ps %%zmm30, %%zmm31, %%zmm" r "\n\t"
 
 // `iters` x 12 independent FMAs (12 accumulators: more than latency x ports), flops = iters x 12 x lanes x 2.
 __attribute__((target("avx512f"))) void fma_loop_zmm(int64_t iters) {
@@ -171,23 +174,32 @@ __attribute__((target("avx2,fma"))) void fma_loop_ymm(int64_t iters) {
                            "xmm11");
 }
 
+__attribute__((target("avx512f,avx512bf16"))) void dpbf16_loop_zmm(int64_t iters) {
+  for (int64_t i = 0; i < iters; ++i)
+    __asm__ volatile(VB_FMA12(VB_DP, "")::
+                         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+                           "xmm11");
+}
+
 struct FmaPeak {
   const char* isa = "";
   double wall_gflops = 0, cpu_gflops = 0;  // one core
 };
 
 // One thread's FMA peak, best of 5 runs of ~0.2 s.
-FmaPeak fma_peak() {
+FmaPeak fma_peak(bool bf16dot) {
   __builtin_cpu_init();
   const bool zmm = __builtin_cpu_supports("avx512f");
   FmaPeak p;
-  p.isa = zmm ? "avx512 zmm" : "avx2 ymm";
+  p.isa = bf16dot ? "avx512_bf16 zmm vdpbf16ps" : zmm ? "avx512 zmm" : "avx2 ymm";
   const int64_t iters = 20'000'000;
-  const double flops = static_cast<double>(iters) * 12 * (zmm ? 16 : 8) * 2;
+  const double flops = static_cast<double>(iters) * 12 * (zmm ? 16 : 8) * 2 * (bf16dot ? 2 : 1);
   for (int r = 0; r < 6; ++r) {
     const auto t0 = Clock::now();
     const double c0 = thread_cpu_seconds();
-    if (zmm) {
+    if (bf16dot) {
+      dpbf16_loop_zmm(iters);
+    } else if (zmm) {
       fma_loop_zmm(iters);
     } else {
       fma_loop_ymm(iters);
@@ -316,6 +328,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   std::vector<int> streams = {1, 4, 16, 64};
   std::vector<std::string> modes = {"invariant", "fast"};
+  std::string cpu_matmul = "fp32";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -339,10 +352,12 @@ int main(int argc, char** argv) {
       modes = parse_strings(next());
     } else if (a == "--seed") {
       seed = std::stoull(next());
+    } else if (a == "--cpu-matmul") {
+      cpu_matmul = next();
     } else {
       std::fprintf(stderr,
                    "usage: bench_engine --model DIR [--threads N] [--streams 1,4,16,64] [--tokens 64] "
-                   "[--prompt-len 16] [--modes invariant,fast] [--seed 1]\n");
+                   "[--prompt-len 16] [--modes invariant,fast] [--seed 1] [--cpu-matmul fp32|bf16]\n");
       return 2;
     }
   }
@@ -350,10 +365,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--model DIR is required\n");
     return 2;
   }
+  verbatim::backend::CpuMatmul matmul = verbatim::backend::CpuMatmul::Fp32;
+  try {
+    matmul = verbatim::backend::parse_cpu_matmul(cpu_matmul);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "--cpu-matmul: %s\n", e.what());
+    return 2;
+  }
 
   const auto model = Model::load(model_dir);
   const WeightBytes wb = weight_bytes(*model);
-  std::printf("kernels: %s\n", verbatim::backend::cpu_kernel_paths().c_str());
+  std::printf("kernels: %s; cpu_matmul %s\n", verbatim::backend::cpu_kernel_paths().c_str(),
+              verbatim::backend::cpu_matmul_name(matmul));
   std::printf("model %s: %d layers, dim %d, vocab %d\n", model_dir.c_str(), model->config.n_layers, model->config.dim,
               model->config.vocab_size);
   std::printf(
@@ -368,7 +391,11 @@ int main(int argc, char** argv) {
       "tokens/s "
       "(%.2f ms/token)\n",
       threads, gbs, bound_tps, 1e3 / bound_tps);
-  const FmaPeak peak = fma_peak();
+  if (matmul == verbatim::backend::CpuMatmul::Bf16 && !verbatim::kernels::cpu::gemm_bf16dot_available()) {
+    std::fprintf(stderr, "--cpu-matmul bf16: this CPU has no AVX512_BF16 (vdpbf16ps)\n");
+    return 2;
+  }
+  const FmaPeak peak = fma_peak(matmul == verbatim::backend::CpuMatmul::Bf16);
   const double peak_gflops = peak.wall_gflops * threads;  // all threads, each on its own core
   const double row_gflop = 2.0 * wb.matmul_params / 1e9;
   std::printf(
@@ -393,6 +420,7 @@ int main(int argc, char** argv) {
       opt.backend = "cpu";
       opt.mode = verbatim::parse_mode(mode_str);
       opt.threads = threads;
+      opt.cpu_matmul = matmul;
       opt.max_running = std::max(opt.max_running, s);
       opt.max_logits = std::max(opt.max_logits, s);
       const int blocks_per_req = (prompt_len + tokens + opt.block_size - 1) / opt.block_size + 1;

@@ -22,6 +22,16 @@ Mode parse_mode(const std::string& s) {
 
 namespace backend {
 
+const char* cpu_matmul_name(CpuMatmul m) {
+  return m == CpuMatmul::Bf16 ? "bf16" : "fp32";
+}
+
+CpuMatmul parse_cpu_matmul(const std::string& name) {
+  if (name == "fp32") return CpuMatmul::Fp32;
+  if (name == "bf16") return CpuMatmul::Bf16;
+  fail("cpu_matmul", "unknown value \"" + name + "\" (expected fp32 or bf16)");
+}
+
 std::vector<Weight> Backend::upload_group(std::span<const Tensor* const> tensors) {
   std::vector<Weight> out;
   out.reserve(tensors.size());

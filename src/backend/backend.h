@@ -163,9 +163,22 @@ class Backend {
   virtual void token_logprobs(Act x, std::span<const int32_t> rows, std::span<const int32_t> tokens, float* out);
 };
 
+// The arithmetic of the CPU backend's linear layers (the option cpu_matmul):
+//   Fp32  fp32 activations times the exact weights, fp32 FMAs in the reference order (kernels/cpu/gemm.h): bitwise
+//         the reference model (LlamaReference). The default.
+//   Bf16  activations rounded to bf16 per row, bf16 dot products (AVX512_BF16 vdpbf16ps, kernels/cpu/gemm_bf16dot.h):
+//         twice the multiply-adds per instruction; still batch invariant, but not the reference's bits. Needs a CPU
+//         with AVX512_BF16: make_cpu_backend fails, naming the feature, on one without (never a silent fallback).
+enum class CpuMatmul { Fp32, Bf16 };
+
+// "fp32" / "bf16"; parse_cpu_matmul throws Error (naming cpu_matmul) for anything else.
+const char* cpu_matmul_name(CpuMatmul m);
+CpuMatmul parse_cpu_matmul(const std::string& name);
+
 struct CpuBackendOptions {
   Mode mode = Mode::Invariant;
   int threads = 1;  // OpenMP threads for this backend's ops (no global setting is touched)
+  CpuMatmul matmul = CpuMatmul::Fp32;
 };
 std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options);
 

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/cpu_matmul_option.h"
 
 namespace verbatim::cli {
 namespace {
@@ -28,6 +29,7 @@ void register_replay(CLI::App& app, int& exit_code) {
   cmd->add_option("--mode", opt->mode, "with --model: invariant (default) or fast")
       ->check(CLI::IsMember({"invariant", "fast"}));
   cmd->add_option("--threads", opt->replay.engine.threads, "with --model: CPU threads")->check(CLI::PositiveNumber);
+  add_cpu_matmul_option(cmd, opt->replay.engine);
   cmd->add_option("--kv-cache-mb", opt->kv_cache_mb, "with --model: KV cache size in MiB")->check(CLI::PositiveNumber);
   cmd->callback([opt, &exit_code] {
     opt->replay.engine.mode = parse_mode(opt->mode);

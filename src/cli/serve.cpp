@@ -13,6 +13,7 @@
 
 #include "cli/backend_default.h"
 #include "cli/commands.h"
+#include "cli/cpu_matmul_option.h"
 #include "model/default_model.h"
 #include "server/server.h"
 #include "util/error.h"
@@ -104,6 +105,7 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--api-key", opt->server.api_key, "require 'Authorization: Bearer KEY' on /v1 routes");
   cmd->add_option("--audit-log", opt->server.audit_log, "append one JSON line per finished request (verbatim replay)");
   cmd->add_option("--threads", opt->engine.threads, "CPU threads of the engine")->check(CLI::PositiveNumber);
+  add_cpu_matmul_option(cmd, opt->engine);
   cmd->add_option("--kv-cache-mb", opt->kv_cache_mb, "KV cache size in MiB")->check(CLI::PositiveNumber);
   cmd->add_option("--block-size", opt->engine.block_size, "KV cache block size in tokens")->check(CLI::PositiveNumber);
   cmd->add_option("--max-batch-tokens", opt->engine.max_batch_tokens, "most tokens per engine step")

@@ -83,6 +83,9 @@ void EngineOptions::validate() const {
   if (preempt_interval < 0) fail("preempt_interval", "must be >= 0");
   if (gpu_memory_bytes < 0) fail("gpu_memory_bytes", "must be >= 0");
   if (num_blocks == 0) positive("kv_cache_bytes", kv_cache_bytes);
+  if (cpu_matmul != backend::CpuMatmul::Fp32 && backend != "cpu")
+    fail("cpu_matmul",
+         std::string(backend::cpu_matmul_name(cpu_matmul)) + " applies to the cpu backend only, not " + backend);
 }
 
 std::vector<int32_t> end_of_sequence_ids(const Model& model, const Tokenizer* tokenizer) {
@@ -102,6 +105,7 @@ Engine::Engine(const Model& model, const Tokenizer* tokenizer, const EngineOptio
   backend_ = backend::make_backend({.name = opt_.backend,
                                     .mode = opt_.mode,
                                     .threads = opt_.threads,
+                                    .cpu_matmul = opt_.cpu_matmul,
                                     .max_rows = opt_.max_batch_tokens,
                                     .max_logits = opt_.max_logits,
                                     .graphs = opt_.cuda_graphs,

@@ -28,6 +28,9 @@ struct EngineOptions {
   std::string backend = "cpu";
   Mode mode = Mode::Invariant;
   int threads = 1;
+  // backend "cpu": the linear layers' arithmetic: Fp32 (default; bitwise the reference model) or Bf16 (activations
+  // rounded to bf16, AVX512_BF16 dot products; batch invariant too, other bits; backend/backend.h)
+  backend::CpuMatmul cpu_matmul = backend::CpuMatmul::Fp32;
   int block_size = 16;
   int num_blocks = 0;  // KV cache blocks; 0: as many as kv_cache_bytes holds
   int64_t kv_cache_bytes = int64_t{256} << 20;

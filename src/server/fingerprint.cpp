@@ -103,6 +103,9 @@ Fingerprint compute_fingerprint(const Model& model, const std::string& tokenizer
   const std::string backend = engine.backend_name();
   fp.kernels =
       (backend == "cpu" ? backend::cpu_kernel_paths() : backend) + "; block_size " + std::to_string(o.block_size);
+  // The default (fp32) leaves the text as it was, so fingerprints of fp32 servers did not change with the option.
+  if (backend == "cpu" && o.cpu_matmul != backend::CpuMatmul::Fp32)
+    fp.kernels += std::string("; cpu_matmul ") + backend::cpu_matmul_name(o.cpu_matmul);
   fp.device = backend::device_arch(backend);
   fp.mode = mode_name(o.mode);
   if (o.mode == Mode::Fast)  // fast mode's bits depend on the batch shape, so at least pin the limits that shape it

@@ -47,6 +47,7 @@ def test_disconnects_free_kv_blocks(make_server, stories_model):
     s = make_server(stories_model, "--max-running", "256", name="stories", keep_alive=30)
     body = json.dumps({"prompt": "Once upon a time", "max_tokens": 1500, "ignore_eos": True, "stream": True}).encode()
     ready = threading.Barrier(201)
+    leave = threading.Event()  # the clients hold their streams open until the metrics below were read
     errors = []
 
     def client(k):
@@ -61,16 +62,21 @@ def test_disconnects_free_kv_blocks(make_server, stories_model):
                     raise RuntimeError("closed before streaming")
                 got += chunk
             ready.wait(timeout=120)
+            leave.wait(timeout=120)  # until the main thread has read the metrics of all 200 streaming at once
             sock.close()  # gone mid-stream
         except Exception as e:
             errors.append(repr(e))
             ready.abort()
+            leave.set()
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(200)]
     for t in threads:
         t.start()
-    ready.wait(timeout=120)  # all 200 are streaming at once
-    during = s.metrics()
+    try:
+        ready.wait(timeout=120)  # all 200 are streaming at once
+        during = s.metrics()
+    finally:
+        leave.set()
     for t in threads:
         t.join(timeout=120)
     assert not errors, errors[:3]

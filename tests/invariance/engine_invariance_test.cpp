@@ -6,7 +6,8 @@
 // requests (it is a 30-layer 135M model on a 2-core CPU), on the default model SmolLM2-135M-Instruct (when present).
 //
 // Backend: VERBATIM_TEST_BACKEND=cuda runs the whole suite on the CUDA backend (CUDA graphs on; the engines of one test
-// share one set of tuned GEMMs); without a GPU those tests skip loudly. Default: cpu.
+// share one set of tuned GEMMs); without a GPU those tests skip loudly. Default: cpu. On cpu, one more case runs the
+// bf16 flavour with cpu_matmul bf16 (the AVX512_BF16 bf16-dot GEMM; skipped loudly on a CPU without it).
 //
 // Randomness: every case draws from VERBATIM_TEST_SEED (printed; default: a fresh seed each run) so that repeated CI
 // runs explore new cases; a failure prints the seed that reproduces it.
@@ -22,6 +23,7 @@
 
 #include "backend/make_backend.h"
 #include "engine/engine.h"
+#include "kernels/cpu/gemm_bf16dot.h"
 #include "model/default_model.h"
 #include "model/model.h"
 #include "support/test_support.h"
@@ -94,6 +96,7 @@ struct Sizes {
   int num_blocks = 512;
   int tight_blocks = 16, tight_batch_tokens = 32, tight_others = 16, tight_attempts = 4;
   int forced_others = 6;
+  backend::CpuMatmul cpu_matmul = backend::CpuMatmul::Fp32;  // cpu backend: the linear layers' arithmetic
 };
 
 class Fixture {
@@ -136,6 +139,7 @@ class Fixture {
     o.max_running = 64;
     o.backend = test_backend();
     o.backend_shared = shared_;
+    o.cpu_matmul = sz_.cpu_matmul;
     return o;
   }
 
@@ -294,6 +298,26 @@ TEST_P(SyntheticInvariance, GreedyAndSeededBitwiseUnderLoad) {
 
 INSTANTIATE_TEST_SUITE_P(Flavours, SyntheticInvariance, ::testing::Values(0, 1, 2),
                          [](const auto& info) { return std::string(flavours()[info.param].name); });
+
+// The bf16-dot GEMM (cpu_matmul bf16) keeps every promise of the suite too: its bits differ from the fp32 path's, but
+// never with the batch, chunking, cache hits, preemption or threads. One flavour (bf16 weights, qkv bias), greedy and
+// seeded, with fewer others than the fp32 cases (CI time).
+TEST(SyntheticInvarianceBf16Dot, GreedyAndSeededBitwiseUnderLoad) {
+  if (test_backend() != "cpu") GTEST_SKIP() << "cpu_matmul applies to the cpu backend only";
+  if (!kernels::cpu::gemm_bf16dot_available())
+    GTEST_SKIP() << "*** this CPU has no AVX512_BF16: the cpu_matmul bf16 invariance case is SKIPPED, nothing was "
+                    "run ***";
+  const Flavour f = flavours()[1];
+  auto model = testing::make_tiny_model(f.spec);
+  Sizes sz;
+  sz.cpu_matmul = backend::CpuMatmul::Bf16;
+  sz.other_counts = {3, 0};
+  Fixture fx(*model, nullptr, sz);
+  std::printf("[ invariance ] %s with cpu_matmul bf16, seed %llu\n", f.name,
+              static_cast<unsigned long long>(suite_seed()));
+  fx.check_all(suite_seed() * 41, /*seeded=*/false);
+  fx.check_all(suite_seed() * 43, /*seeded=*/true);
+}
 
 TEST(Stories260KInvariance, GreedyAndSeededBitwiseUnderLoad) {
   VERBATIM_REQUIRE_TEST_BACKEND();

@@ -5,7 +5,10 @@
 // path on the same (pre-converted) weights.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -221,6 +224,43 @@ TEST(KernelsSwiglu, MatchesDouble) {
   EXPECT_FALSE(std::isnan(out[0]));
 }
 
+// swiglu's exp against libm's expf over the whole float range that matters, and the vector path against the
+// portable definition, bit for bit (lengths with tails, special values).
+TEST(KernelsSwiglu, ExpIsLibmExpfWithinOneUlpAndPathsAgreeBitwise) {
+  std::mt19937_64 rng(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  const uint64_t seed = rng();
+  std::printf("[ swiglu ] seed %llu\n", static_cast<unsigned long long>(seed));
+  rng.seed(seed);
+  std::uniform_real_distribution<float> wide(-110.0f, 95.0f), narrow(-20.0f, 20.0f);
+  int64_t differ = 0, worst = 0;
+  const int64_t n_args = 2000000;
+  for (int64_t i = 0; i < n_args; ++i) {
+    const float v = i % 2 ? wide(rng) : narrow(rng);
+    const float a = swiglu_exp(v), b = std::exp(v);
+    int32_t ia, ib;
+    std::memcpy(&ia, &a, 4);
+    std::memcpy(&ib, &b, 4);
+    const int64_t d = std::abs(static_cast<int64_t>(ia) - ib);
+    differ += d != 0;
+    worst = std::max(worst, d);
+  }
+  std::printf("[ swiglu ] swiglu_exp vs expf: %lld of %lld arguments differ, worst %lld ulp\n",
+              static_cast<long long>(differ), static_cast<long long>(n_args), static_cast<long long>(worst));
+  EXPECT_LE(worst, 1);
+  EXPECT_EQ(swiglu_exp(0.0f), 1.0f);
+  EXPECT_EQ(swiglu_exp(100.0f), kInf);
+  EXPECT_EQ(swiglu_exp(-200.0f), 0.0f);
+  EXPECT_TRUE(std::isnan(swiglu_exp(std::numeric_limits<float>::quiet_NaN())));
+  for (int64_t n : {1, 15, 16, 17, 33, 2048, 5461}) {
+    std::vector<float> g = random_floats(rng, n, -30.0f, 30.0f), u = random_floats(rng, n, -3.0f, 3.0f);
+    for (int64_t i = 0; i < n; i += 13) g[i] = (i % 3 == 0) ? -100.0f : (i % 3 == 1) ? 120.0f : -0.0f;
+    std::vector<float> a(n), b(n);
+    swiglu(g.data(), u.data(), a.data(), n);
+    swiglu_scalar(g.data(), u.data(), b.data(), n);
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), n * sizeof(float)), 0) << "n " << n;
+  }
+}
+
 TEST(KernelsSoftmax, MatchesDoubleAndIgnoresNegInf) {
   std::mt19937_64 rng(606);
   const int64_t n = 300;
@@ -287,6 +327,29 @@ TEST(KernelsArgmax, LowestIndexOnTiesAndNanNeverWins) {
   for (int64_t i = 1; i < 4096; ++i)
     if (x[i] > x[ref]) ref = i;
   EXPECT_EQ(argmax(x.data(), 4096), ref);
+
+  // The vector path is the definition: random rows with ties, signed zeros, NaN and infinities, every tail length.
+  const uint64_t seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  std::printf("[ argmax ] seed %llu\n", static_cast<unsigned long long>(seed));
+  std::mt19937_64 r2(seed);
+  for (int trial = 0; trial < 2000; ++trial) {
+    const int64_t n = 1 + static_cast<int64_t>(r2() % (trial < 1000 ? 70 : 33000));
+    std::vector<float> v(static_cast<size_t>(n));
+    const int kind = trial % 5;
+    for (float& e : v) {
+      const uint64_t u = r2() % 100;
+      e = kind == 0   ? static_cast<float>(r2() % 4)  // many ties
+          : kind == 1 ? (u < 50   ? 0.0f
+                         : u < 90 ? -0.0f
+                                  : -kInf)  // zeros of both signs
+          : kind == 2 ? (u < 30   ? nan
+                         : u < 60 ? -kInf
+                                  : -1.0f)                                // NaN and -inf
+          : kind == 3 ? (u < 3 ? kInf : static_cast<float>(r2() % 1000))  // +inf
+                      : (u < 98 ? nan : -kInf);                           // nearly all NaN
+    }
+    EXPECT_EQ(argmax(v.data(), n), argmax_scalar(v.data(), n)) << "trial " << trial << " n " << n;
+  }
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "kernels/cpu/add_rmsnorm.h"
 #include "kernels/cpu/embedding.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_bf16dot.h"
 #include "kernels/cpu/load.h"
 #include "kernels/cpu/paged_attention.h"
 #include "kernels/cpu/paged_attention_split.h"
@@ -77,6 +78,18 @@ Buffer map_huge(size_t bytes, const char* what) {
   return Buffer(p, BufferDeleter{size});
 }
 
+// Faults in every page of a map_huge buffer now (writing a zero to each 4 KiB: the contents stay zero), on `threads`
+// threads, so that the decode steps that first write a KV block do not pay the kernel's page faults and zeroing (a
+// fresh engine's KV write paid them: docs/performance.md). Costs zeroing the buffer once, at creation, and commits its
+// memory up front, as vLLM's KV cache does. Touches no value a kernel reads: bits unchanged.
+void prefault(void* p, size_t bytes, int threads) {
+  constexpr size_t kPage = 4096;
+  volatile char* c = static_cast<volatile char*>(p);
+  const int64_t pages = static_cast<int64_t>((bytes + kPage - 1) / kPage);
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (int64_t i = 0; i < pages; ++i) c[static_cast<size_t>(i) * kPage] = 0;
+}
+
 size_t checked_product(std::initializer_list<int64_t> factors, const char* what) {
   size_t total = 1;
   for (int64_t f : factors) {
@@ -105,6 +118,10 @@ class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(const CpuBackendOptions& o) : opt_(o) {
     if (opt_.threads < 1) fail(kWhere, "threads must be at least 1, got " + std::to_string(opt_.threads));
+    if (opt_.matmul == CpuMatmul::Bf16 && !kc::gemm_bf16dot_available())
+      fail(kWhere,
+           "cpu_matmul bf16 needs a CPU with AVX512_BF16 (the vdpbf16ps instruction; /proc/cpuinfo flag "
+           "avx512_bf16), which this CPU lacks; use cpu_matmul fp32");
     if (opt_.mode == Mode::Fast) blas_single_threaded();
   }
 
@@ -145,6 +162,8 @@ class CpuBackend final : public Backend {
     const size_t bytes = checked_product({static_cast<int64_t>(layer_floats_), l.n_layers, 4}, "the KV cache");
     k_cache_ = map_huge(bytes, "the K cache");
     v_cache_ = map_huge(bytes, "the V cache");
+    prefault(k_cache_.get(), bytes, opt_.threads);
+    prefault(v_cache_.get(), bytes, opt_.threads);
   }
 
   int kv_element_bytes() const override { return 4; }
@@ -204,6 +223,14 @@ class CpuBackend final : public Backend {
     if (m == 0) return;
     if (opt_.mode == Mode::Fast && m > 1) {
       blas_gemm(f32(x), w, f32(y), m);
+    } else if (opt_.matmul == CpuMatmul::Bf16) {
+      const size_t need = kc::gemm_bf16dot_scratch_bytes(m, w.cols);
+      if (need > bf16_scratch_bytes_) {
+        bf16_scratch_ = allocate(need, /*zero=*/false, "the bf16 activations");
+        bf16_scratch_bytes_ = need;
+      }
+      kc::gemm_bf16dot(f32(x), packed_bf16dot_of(w), f32(y), bf16_scratch_.get(),
+                       {.m = m, .n = w.rows, .k = w.cols, .threads = opt_.threads});
     } else {
       kc::gemm(f32(x), packed_of(w), w.dtype, f32(y), {.m = m, .n = w.rows, .k = w.cols, .threads = opt_.threads});
     }
@@ -355,6 +382,19 @@ class CpuBackend final : public Backend {
     return it->second;
   }
 
+  // The weight packed for kernels/cpu/gemm_bf16dot.h (bf16 pairs; f32/f16 weights rounded to bf16), made on first
+  // use into the same arena and map (a backend uses one of the two packings, fixed by its options, never both).
+  const void* packed_bf16dot_of(const Weight& w) {
+    const WeightKey key{w.data, w.dtype, w.rows, w.cols};
+    auto it = packed_.find(key);
+    if (it == packed_.end()) {
+      void* dst = packed_arena(kc::gemm_bf16dot_packed_bytes(w.rows, w.cols));
+      kc::gemm_bf16dot_pack(w.data, w.dtype, dst, {.n = w.rows, .k = w.cols, .threads = opt_.threads});
+      it = packed_.emplace(key, dst).first;
+    }
+    return it->second;
+  }
+
   // `bytes` of the packed-weight arena, 64-byte aligned: huge-page chunks of at least kArenaChunk bytes, filled in the
   // order the weights are first used (the forward pass's), so that consecutive GEMMs read consecutive memory.
   void* packed_arena(size_t bytes) {
@@ -407,6 +447,8 @@ class CpuBackend final : public Backend {
   kc::PagedRows rows_;
   int64_t max_pos_ = 0;
   std::vector<float> scratch_;  // attention scratch, grown to the largest step seen
+  Buffer bf16_scratch_;         // cpu_matmul bf16: x rounded to bf16 pairs, grown to the largest matmul seen
+  size_t bf16_scratch_bytes_ = 0;
 };
 
 }  // namespace

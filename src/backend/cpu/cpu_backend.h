@@ -5,11 +5,15 @@
 // Mode::Invariant: every op is bitwise the reference kernel of src/kernels/cpu for each of its rows, so LlamaForward's
 // logits equal LlamaReference's bit for bit, whatever the batch, the chunking of a prefill or the thread count.
 //   matmul      kernels/cpu/gemm.h: weights repacked (exactly) into 32-column panels at first use; AVX-512 (or AVX2)
-//               FMA tiles of up to 8 rows x 128 columns; threads split (column block, row block) items
+//               FMA tiles of up to 8 rows x 128 columns; threads split (column block, row block) items.
+//               With CpuMatmul::Bf16 (option cpu_matmul bf16) instead kernels/cpu/gemm_bf16dot.h: x rounded to bf16
+//               per row, AVX512_BF16 vdpbf16ps tiles of the same shapes; batch invariant as well, but then the
+//               logits are the bf16-dot model's, not LlamaReference's
 //   attention   kernels/cpu/paged_attention.h: threads split (row, head) pairs; fixed order over positions
 //   norms, RoPE, SwiGLU, embedding, adds: the reference expressions, threads split rows (or elements)
 // Mode::Fast: the usual batch-dependent choices, to show what invariance costs and what it prevents:
-//   matmul      m == 1: the invariant kernel; m > 1: OpenBLAS cblas_sgemm on an fp32 copy of the weights (made at
+//   matmul      m == 1: the invariant kernel (of cpu_matmul); m > 1: OpenBLAS cblas_sgemm on an fp32 copy of the
+//   weights (made at
 //               first use), its output columns sliced over the backend's threads, one single-threaded sgemm per
 //               slice (OpenBLAS's own threads are set to 1 for the process: see blas_single_threaded)
 //   attention   kernels/cpu/paged_attention_split.h with max(1, threads / rows) KV splits per row

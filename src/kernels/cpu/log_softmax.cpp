@@ -2,19 +2,17 @@
 
 #include <cmath>
 
+#include "kernels/cpu/argmax.h"
 #include "kernels/cpu/check.h"
+#include "kernels/cpu/sum_exp.h"
 
 namespace verbatim::kernels::cpu {
 
 double logsumexp(const float* x, int64_t n) {
   VERBATIM_KERNEL_CHECK(x != nullptr && n > 0);
-  float max = x[0];
-  for (int64_t i = 1; i < n; ++i)
-    if (x[i] > max) max = x[i];
-  const double m = static_cast<double>(max);
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(x[i]) - m);
-  return m + std::log(sum);
+  // The first maximal element (argmax; all -inf: x[0]), the value the "if (x[i] > max)" loop from x[0] keeps.
+  const double m = static_cast<double>(x[argmax(x, n)]);
+  return m + std::log(sum_exp_shifted(x, n, m));
 }
 
 void log_softmax(const float* x, int64_t n, float* out) {

@@ -2,6 +2,7 @@
 //   VERBATIM_AVX2_BEGIN .. _END      code compiled for AVX2 + F16C; runs only where cpu_has_avx2_f16c()
 //   VERBATIM_AVX2FMA_BEGIN .. _END   AVX2 + F16C + FMA; runs only where cpu_has_avx2_fma()
 //   VERBATIM_AVX512_BEGIN .. _END    AVX-512F (+ AVX2, F16C, FMA); runs only where cpu_has_avx512f()
+//   VERBATIM_AVX512BF16_BEGIN .. _END  AVX-512F + BF16 (vdpbf16ps); runs only where cpu_has_avx512_bf16()
 // (GCC and clang each have their own pragma for that.) A given machine always takes the same path, so dispatch never
 // changes bits between runs; every kernel's paths keep one reduction order, so they also agree with each other and
 // with the scalar fallback (the tests compare them bitwise on each machine that has them).
@@ -19,6 +20,9 @@
 #define VERBATIM_AVX512_BEGIN \
   _Pragma("clang attribute push (__attribute__((target(\"avx512f,avx2,f16c,fma\"))), apply_to = function)")
 #define VERBATIM_AVX512_END _Pragma("clang attribute pop")
+#define VERBATIM_AVX512BF16_BEGIN \
+  _Pragma("clang attribute push (__attribute__((target(\"avx512f,avx512bf16,avx2,f16c,fma\"))), apply_to = function)")
+#define VERBATIM_AVX512BF16_END _Pragma("clang attribute pop")
 #else
 #define VERBATIM_AVX2_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,f16c\")")
 #define VERBATIM_AVX2_END _Pragma("GCC pop_options")
@@ -26,6 +30,9 @@
 #define VERBATIM_AVX2FMA_END _Pragma("GCC pop_options")
 #define VERBATIM_AVX512_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx2,f16c,fma\")")
 #define VERBATIM_AVX512_END _Pragma("GCC pop_options")
+#define VERBATIM_AVX512BF16_BEGIN \
+  _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512bf16,avx2,f16c,fma\")")
+#define VERBATIM_AVX512BF16_END _Pragma("GCC pop_options")
 #endif
 
 namespace verbatim::kernels::cpu {
@@ -33,9 +40,10 @@ namespace verbatim::kernels::cpu {
 namespace simd_detail {
 
 struct CpuFeatures {
-  bool avx2_f16c = false;  // AVX2 + F16C, and the OS saves ymm state
-  bool fma = false;        // FMA3
-  bool avx512f = false;    // AVX-512F, and the OS saves zmm and opmask state
+  bool avx2_f16c = false;    // AVX2 + F16C, and the OS saves ymm state
+  bool fma = false;          // FMA3
+  bool avx512f = false;      // AVX-512F, and the OS saves zmm and opmask state
+  bool avx512_bf16 = false;  // AVX512_BF16 (vdpbf16ps, vcvtne2ps2bf16) on top of avx512f
 };
 
 inline CpuFeatures detect() {
@@ -56,6 +64,10 @@ inline CpuFeatures detect() {
   f.avx2_f16c = avx2 && f16c && os_ymm;
   f.fma = f.avx2_f16c && fma;
   f.avx512f = f.fma && avx512f && os_zmm;
+  if (f.avx512f && a >= 1) {  // leaf 7's EAX: the highest subleaf
+    unsigned a1 = 0, b1 = 0, c1 = 0, d1 = 0;
+    if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) != 0) f.avx512_bf16 = (a1 & (1u << 5)) != 0;
+  }
   return f;
 }
 
@@ -79,6 +91,11 @@ inline bool cpu_has_avx2_fma() {
 // ... AVX-512F code (and everything cpu_has_avx2_fma() allows).
 inline bool cpu_has_avx512f() {
   return simd_detail::features().avx512f;
+}
+
+// ... AVX512_BF16 code (and everything cpu_has_avx512f() allows).
+inline bool cpu_has_avx512_bf16() {
+  return simd_detail::features().avx512_bf16;
 }
 
 }  // namespace verbatim::kernels::cpu

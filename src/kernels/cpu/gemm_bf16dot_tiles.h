@@ -1,0 +1,26 @@
+// Internal to the bf16-dot GEMM (kernels/cpu/gemm_bf16dot.h): one work item of the output and the AVX512_BF16 code
+// that computes it. gemm_bf16dot.cpp packs, rounds x, splits the output into items and dispatches.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cpu/gemm.h"
+
+namespace verbatim::kernels::cpu::bf16dot_detail {
+
+// Rows [r0, r1) x panels [p0, p1) of y = x W^T, x as bf16 pairs.
+struct Item {
+  const uint32_t* x;      // [m, kh] pairs: word s of row i = (bf16(x[i, 2s]) low, bf16(x[i, 2s + 1]) high)
+  const uint8_t* packed;  // all panels
+  float* y;               // [m, n]
+  int64_t n, kh;          // kh = ceil(k / 2)
+  int64_t r0, r1, p0, p1;
+};
+
+inline int64_t panel_bytes(int64_t kh) {
+  return kh * kGemmPanel * 4;
+}
+
+void item_avx512bf16(const Item& it);  // only where cpu_has_avx512_bf16()
+
+}  // namespace verbatim::kernels::cpu::bf16dot_detail
