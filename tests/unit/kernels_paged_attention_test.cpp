@@ -87,7 +87,7 @@ std::vector<float> reference(const Config& c, const Sequence& s, const float* q,
 
 // Rows (sequence, position) with their queries, run through paged_attention.
 std::vector<float> run(const Config& c, const Cache& cache, const std::vector<const Sequence*>& seqs,
-                       const std::vector<int32_t>& positions, const std::vector<float>& q, int threads, bool scalar,
+                       const std::vector<int32_t>& positions, const std::vector<float>& q, int threads, AttnPath path,
                        int splits = 0) {
   const int64_t n = static_cast<int64_t>(seqs.size());
   std::vector<const int32_t*> tables(n);
@@ -98,7 +98,7 @@ std::vector<float> run(const Config& c, const Cache& cache, const std::vector<co
   if (splits == 0) {
     std::vector<float> scratch(paged_attention_scratch_floats(max_pos, threads));
     paged_attention(q.data(), cache.k.data(), cache.v.data(), rows, out.data(), scratch.data(), scratch.size(),
-                    {.n_heads = c.n_heads, .kv = cache.l, .threads = threads, .scalar = scalar});
+                    {.n_heads = c.n_heads, .kv = cache.l, .threads = threads, .path = path});
   } else {
     const SplitAttentionParams sp{.n_heads = c.n_heads, .kv = cache.l, .threads = threads, .splits = splits};
     std::vector<float> scratch(paged_attention_split_scratch_floats(n, max_pos, sp));
@@ -113,7 +113,9 @@ bool same_bits(const float* a, const float* b, size_t n) {
 }
 
 TEST(KernelsPagedAttention, ReportsItsPath) {
-  std::printf("paged attention path: %s\n", paged_attention_path());
+  std::printf("paged attention path: %s (avx512 %s, avx2 %s; the bitwise tests run every available path)\n",
+              paged_attention_path(), attention_path_available(AttnPath::Avx512) ? "yes" : "no",
+              attention_path_available(AttnPath::Avx2) ? "yes" : "no");
 }
 
 TEST(KernelsPagedAttention, BitwiseEqualToContiguousReference) {
@@ -128,13 +130,14 @@ TEST(KernelsPagedAttention, BitwiseEqualToContiguousReference) {
       std::vector<int32_t> pos(n_ctx);
       std::iota(pos.begin(), pos.end(), 0);
       const std::vector<float> q = random_vec(static_cast<size_t>(n_ctx * width), rng, 2.0f);
-      for (bool scalar : {false, true}) {
-        const std::vector<float> out = run(c, cache, seqs, pos, q, 2, scalar);
+      for (AttnPath path : {AttnPath::Auto, AttnPath::Scalar, AttnPath::Avx2, AttnPath::Avx512}) {
+        if (!attention_path_available(path)) continue;  // (ReportsItsPath prints which the CPU has)
+        const std::vector<float> out = run(c, cache, seqs, pos, q, 2, path);
         for (int64_t p = 0; p < n_ctx; ++p) {
           const std::vector<float> want = reference(c, s, q.data() + p * width, p);
           ASSERT_TRUE(same_bits(out.data() + p * width, want.data(), width))
               << "bs " << c.block_size << " heads " << c.n_heads << "/" << c.n_kv_heads << " hd " << c.head_dim
-              << " pos " << p << (scalar ? " scalar" : " simd");
+              << " pos " << p << " path " << static_cast<int>(path);
         }
       }
     }
@@ -148,7 +151,7 @@ TEST(KernelsPagedAttention, RowIsUnchangedByBatchBlockTableAndThreads) {
     Cache cache(c, 200, rng);
     const Sequence a = store(cache, 45, rng);
     const std::vector<float> qa = random_vec(width, rng, 2.0f);
-    const std::vector<float> alone = run(c, cache, {&a}, {44}, qa, 1, false);
+    const std::vector<float> alone = run(c, cache, {&a}, {44}, qa, 1, AttnPath::Auto);
 
     // The same data under another block table, in another cache.
     Cache other_cache(c, 200, rng);
@@ -165,7 +168,7 @@ TEST(KernelsPagedAttention, RowIsUnchangedByBatchBlockTableAndThreads) {
                      other_cache.k.data(), other_cache.v.data(), other_cache.l, 1);
     }
     ASSERT_NE(a.blocks, a2.blocks);
-    EXPECT_TRUE(same_bits(run(c, other_cache, {&a2}, {44}, qa, 1, false).data(), alone.data(), width));
+    EXPECT_TRUE(same_bits(run(c, other_cache, {&a2}, {44}, qa, 1, AttnPath::Auto).data(), alone.data(), width));
 
     // Beside other sequences: b's decode row, a's row, c's prefill rows.
     const Sequence b = store(cache, 17, rng), d = store(cache, 60, rng);
@@ -175,7 +178,7 @@ TEST(KernelsPagedAttention, RowIsUnchangedByBatchBlockTableAndThreads) {
     std::vector<float> q = random_vec(seqs.size() * width, rng, 2.0f);
     std::copy(qa.begin(), qa.end(), q.begin() + width);  // row 1 is a's
     for (int threads : {1, 2, 3}) {
-      const std::vector<float> out = run(c, cache, seqs, pos, q, threads, false);
+      const std::vector<float> out = run(c, cache, seqs, pos, q, threads, AttnPath::Auto);
       EXPECT_TRUE(same_bits(out.data() + width, alone.data(), width)) << "threads " << threads;
     }
   }
@@ -192,7 +195,7 @@ TEST(KernelsPagedAttention, SplitKvStaysWithinToleranceOfReference) {
     const std::vector<float> q = random_vec(3 * width, rng, 2.0f);
     for (int splits : {1, 2, 3, 5}) {
       for (int threads : {1, 2}) {
-        const std::vector<float> out = run(c, cache, seqs, pos, q, threads, false, splits);
+        const std::vector<float> out = run(c, cache, seqs, pos, q, threads, AttnPath::Auto, splits);
         for (int r = 0; r < 3; ++r) {
           const std::vector<float> want = reference(c, s, q.data() + r * width, pos[r]);
           for (int i = 0; i < width; ++i)

@@ -164,6 +164,102 @@ void values_avx2(const float* a, const float* v_cache, const int32_t* blocks, in
 
 VERBATIM_AVX2_END
 
+// ---- AVX-512 path --------------------------------------------------------------------------------------------------
+// The AVX2 path's operations on 16 lanes (no FMA either): scores with lane = position (16 positions of one block per
+// register), values with lane = channel. Each lane still runs the reference's sequence, so the bits are the same.
+
+VERBATIM_AVX512_BEGIN
+
+void scores_avx512(const float* qh, const float* k_cache, const int32_t* blocks, int kv_head, int64_t t0, int64_t t1,
+                   float* scores, const PagedKvLayout& l) {
+  constexpr int kChunks = 4;
+  const __m512 scale_div = _mm512_set1_ps(std::sqrt(static_cast<float>(l.head_dim)));
+  const int64_t bs = l.block_size;
+  const float* base[kChunks];
+  __mmask16 mask[kChunks];
+  int64_t out[kChunks];
+  int nc = 0;
+  auto flush = [&]() {
+    for (int c = nc; c < kChunks; ++c) base[c] = base[0], mask[c] = 0, out[c] = 0;  // idle chunks: all masked
+    __m512 acc[kChunks];
+    for (int c = 0; c < kChunks; ++c) acc[c] = _mm512_setzero_ps();
+    for (int i = 0; i < l.head_dim; ++i) {
+      const __m512 qb = _mm512_set1_ps(qh[i]);
+      const int64_t off = static_cast<int64_t>(i) * bs;
+#pragma GCC unroll 4
+      for (int c = 0; c < kChunks; ++c)
+        acc[c] = _mm512_add_ps(acc[c], _mm512_mul_ps(qb, _mm512_maskz_loadu_ps(mask[c], base[c] + off)));
+    }
+    for (int c = 0; c < nc; ++c) _mm512_mask_storeu_ps(scores + out[c], mask[c], _mm512_div_ps(acc[c], scale_div));
+    nc = 0;
+  };
+  for (int64_t t = t0; t < t1;) {
+    const int64_t off = t % bs;
+    const int n = static_cast<int>(std::min<int64_t>({16, bs - off, t1 - t}));
+    base[nc] = k_at(k_cache, blocks, kv_head, t, l);
+    mask[nc] = static_cast<__mmask16>((1u << n) - 1);
+    out[nc] = t - t0;
+    if (++nc == kChunks) flush();
+    t += n;
+  }
+  if (nc > 0) flush();
+}
+
+// Weighted values for NV vectors of channels [c0, c0 + 16 NV) of the head, the last one `tail` lanes wide (1..16).
+template <int NV>
+void values_avx512_part(const float* a, const float* v_cache, const int32_t* blocks, int kv_head, int64_t t0,
+                        int64_t t1, int c0, int tail, float* out, const PagedKvLayout& l) {
+  const __mmask16 mask = static_cast<__mmask16>((1u << tail) - 1);
+  __m512 acc[NV];
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
+  const int64_t bs = l.block_size;
+  for (int64_t t = t0; t < t1;) {
+    const int64_t end = std::min(t1, (t / bs + 1) * bs);  // the rest of t's block
+    const float* vt = v_at(v_cache, blocks, kv_head, t, l) + c0;
+    for (; t < end; ++t, vt += l.head_dim) {
+      const __m512 ab = _mm512_set1_ps(a[t - t0]);
+#pragma GCC unroll 8
+      for (int v = 0; v + 1 < NV; ++v) acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(ab, _mm512_loadu_ps(vt + 16 * v)));
+      acc[NV - 1] = _mm512_add_ps(acc[NV - 1], _mm512_mul_ps(ab, _mm512_maskz_loadu_ps(mask, vt + 16 * (NV - 1))));
+    }
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v + 1 < NV; ++v) _mm512_storeu_ps(out + c0 + 16 * v, acc[v]);
+  _mm512_mask_storeu_ps(out + c0 + 16 * (NV - 1), mask, acc[NV - 1]);
+}
+
+template <int NV>
+void values_avx512_upto(int nv, const float* a, const float* v_cache, const int32_t* blocks, int kv_head, int64_t t0,
+                        int64_t t1, int c0, int tail, float* out, const PagedKvLayout& l) {
+  if (nv == NV) {
+    values_avx512_part<NV>(a, v_cache, blocks, kv_head, t0, t1, c0, tail, out, l);
+  } else if constexpr (NV > 1) {
+    values_avx512_upto<NV - 1>(nv, a, v_cache, blocks, kv_head, t0, t1, c0, tail, out, l);
+  }
+}
+
+void values_avx512(const float* a, const float* v_cache, const int32_t* blocks, int kv_head, int64_t t0, int64_t t1,
+                   float* out, const PagedKvLayout& l) {
+  constexpr int kMaxVectors = 8;  // 128 channels (8 accumulators) per pass over t
+  for (int c0 = 0; c0 < l.head_dim; c0 += 16 * kMaxVectors) {
+    const int width = std::min(16 * kMaxVectors, l.head_dim - c0);
+    const int nv = (width + 15) / 16;
+    values_avx512_upto<kMaxVectors>(nv, a, v_cache, blocks, kv_head, t0, t1, c0, width - 16 * (nv - 1), out, l);
+  }
+}
+
+VERBATIM_AVX512_END
+
+// The path to run: `path` itself, or for Auto the widest this CPU has. A named path must be available.
+AttnPath resolve(AttnPath path) {
+  if (path == AttnPath::Auto) {
+    return cpu_has_avx512f() ? AttnPath::Avx512 : cpu_has_avx2() ? AttnPath::Avx2 : AttnPath::Scalar;
+  }
+  VERBATIM_KERNEL_CHECK(attention_path_available(path));
+  return path;
+}
+
 void check_layout(const PagedKvLayout& l) {
   VERBATIM_KERNEL_CHECK(l.block_size > 0 && l.n_kv_heads > 0 && l.head_dim > 0);
 }
@@ -188,21 +284,38 @@ void paged_kv_write(const float* k, const float* v, const PagedRows& rows, float
   }
 }
 
+bool attention_path_available(AttnPath path) {
+  switch (path) {
+    case AttnPath::Avx512:
+      return cpu_has_avx512f();
+    case AttnPath::Avx2:
+      return cpu_has_avx2();
+    default:
+      return true;
+  }
+}
+
 void paged_scores(const float* qh, const float* k_cache, const int32_t* blocks, int kv_head, int64_t t0, int64_t t1,
-                  float* scores, const PagedKvLayout& l, bool scalar) {
-  if (!scalar && cpu_has_avx2()) {
-    scores_avx2(qh, k_cache, blocks, kv_head, t0, t1, scores, l);
-  } else {
-    scores_scalar(qh, k_cache, blocks, kv_head, t0, t1, scores, l);
+                  float* scores, const PagedKvLayout& l, AttnPath path) {
+  switch (resolve(path)) {
+    case AttnPath::Avx512:
+      return scores_avx512(qh, k_cache, blocks, kv_head, t0, t1, scores, l);
+    case AttnPath::Avx2:
+      return scores_avx2(qh, k_cache, blocks, kv_head, t0, t1, scores, l);
+    default:
+      return scores_scalar(qh, k_cache, blocks, kv_head, t0, t1, scores, l);
   }
 }
 
 void paged_weighted_values(const float* a, const float* v_cache, const int32_t* blocks, int kv_head, int64_t t0,
-                           int64_t t1, float* out_h, const PagedKvLayout& l, bool scalar) {
-  if (!scalar && cpu_has_avx2()) {
-    values_avx2(a, v_cache, blocks, kv_head, t0, t1, out_h, l);
-  } else {
-    values_scalar(a, v_cache, blocks, kv_head, t0, t1, out_h, l);
+                           int64_t t1, float* out_h, const PagedKvLayout& l, AttnPath path) {
+  switch (resolve(path)) {
+    case AttnPath::Avx512:
+      return values_avx512(a, v_cache, blocks, kv_head, t0, t1, out_h, l);
+    case AttnPath::Avx2:
+      return values_avx2(a, v_cache, blocks, kv_head, t0, t1, out_h, l);
+    default:
+      return values_scalar(a, v_cache, blocks, kv_head, t0, t1, out_h, l);
   }
 }
 
@@ -224,6 +337,7 @@ void paged_attention(const float* q, const float* k_cache, const float* v_cache,
   const int group = p.n_heads / p.kv.n_kv_heads;
   const int64_t stride = static_cast<int64_t>(p.n_heads) * p.kv.head_dim;  // q and out row stride
   const int64_t n_items = rows.n_rows * p.n_heads;
+  const AttnPath path = resolve(p.path);
 #pragma omp parallel num_threads(p.threads) if (p.threads > 1 && n_items > 1)
   {
     float* scores = scratch + static_cast<size_t>(omp_get_thread_num()) * per_thread;  // [n_ctx]
@@ -234,15 +348,22 @@ void paged_attention(const float* q, const float* k_cache, const float* v_cache,
       const int64_t n_ctx = static_cast<int64_t>(rows.positions[r]) + 1;
       const float* qh = q + r * stride + static_cast<int64_t>(h) * p.kv.head_dim;
       float* oh = out + r * stride + static_cast<int64_t>(h) * p.kv.head_dim;
-      paged_scores(qh, k_cache, rows.blocks[r], h / group, 0, n_ctx, scores, p.kv, p.scalar);
+      paged_scores(qh, k_cache, rows.blocks[r], h / group, 0, n_ctx, scores, p.kv, path);
       softmax(scores, n_ctx);
-      paged_weighted_values(scores, v_cache, rows.blocks[r], h / group, 0, n_ctx, oh, p.kv, p.scalar);
+      paged_weighted_values(scores, v_cache, rows.blocks[r], h / group, 0, n_ctx, oh, p.kv, path);
     }
   }
 }
 
 const char* paged_attention_path() {
-  return cpu_has_avx2() ? "avx2" : "scalar";
+  switch (resolve(AttnPath::Auto)) {
+    case AttnPath::Avx512:
+      return "avx512";
+    case AttnPath::Avx2:
+      return "avx2";
+    default:
+      return "scalar";
+  }
 }
 
 }  // namespace verbatim::kernels::cpu

@@ -14,9 +14,9 @@
 //            and one head's V of the block is one contiguous stretch (as its K is), which the hardware prefetchers
 //            follow; position-major [block_size][kv_dim] read a 256-byte piece every kv_dim floats and ran the
 //            16-stream decode attention of llama2-110m (context 48, 12 layers, 1 thread) 1.4x slower on the AMD EPYC VM
-// The AVX2 path computes the scores of 8 positions per register (lane = position, each lane still summing over the
-// head dimension in order) and the weighted sum of V with lane = channel. Runs where the CPU has AVX2; else a portable
-// scalar path with the same operations in the same order (the same bits).
+// The AVX-512 and AVX2 paths compute the scores of 16 / 8 positions per register (lane = position, each lane still
+// summing over the head dimension in order) and the weighted sum of V with lane = channel; the widest the CPU has
+// runs, else a portable scalar path with the same operations in the same order (the same bits on every path).
 #pragma once
 
 #include <cstddef>
@@ -45,22 +45,26 @@ struct PagedRows {
 void paged_kv_write(const float* k, const float* v, const PagedRows& rows, float* k_cache, float* v_cache,
                     const PagedKvLayout& l, int threads);
 
+// Which code runs: the widest this CPU has (Auto), or one named path (tests compare them; a named path must be
+// available, else a kernel check fails).
+enum class AttnPath { Auto, Scalar, Avx2, Avx512 };
+bool attention_path_available(AttnPath path);
+
 // scores[t - t0] = (qh . K[t]) / sqrtf(head_dim) for t in [t0, t1), K of KV head `kv_head`, in the reference's order.
 // qh: [head_dim]; blocks: the sequence's block ids; scores: [t1 - t0].
-// scalar: run the portable path even where AVX2 exists (tests compare the two).
 void paged_scores(const float* qh, const float* k_cache, const int32_t* blocks, int kv_head, int64_t t0, int64_t t1,
-                  float* scores, const PagedKvLayout& l, bool scalar = false);
+                  float* scores, const PagedKvLayout& l, AttnPath path = AttnPath::Auto);
 
 // out_h[i] = sum_t a[t - t0] * V[t][kv_head, i] for t in [t0, t1), sequential in t from +0. a: [t1 - t0];
 // out_h: [head_dim].
 void paged_weighted_values(const float* a, const float* v_cache, const int32_t* blocks, int kv_head, int64_t t0,
-                           int64_t t1, float* out_h, const PagedKvLayout& l, bool scalar = false);
+                           int64_t t1, float* out_h, const PagedKvLayout& l, AttnPath path = AttnPath::Auto);
 
 struct PagedAttentionParams {
   int n_heads = 0;  // query heads per row; head h reads KV head h / (n_heads / n_kv_heads)
   PagedKvLayout kv;
   int threads = 1;
-  bool scalar = false;  // the portable path even where AVX2 exists (tests)
+  AttnPath path = AttnPath::Auto;
 };
 
 // Floats of scratch paged_attention needs when no row sits past position max_pos.
@@ -71,7 +75,7 @@ size_t paged_attention_scratch_floats(int64_t max_pos, int threads);
 void paged_attention(const float* q, const float* k_cache, const float* v_cache, const PagedRows& rows, float* out,
                      float* scratch, size_t scratch_floats, const PagedAttentionParams& p);
 
-// "avx2" or "scalar": the path paged_attention takes on this CPU.
+// "avx512", "avx2" or "scalar": the path paged_attention takes on this CPU (Auto).
 const char* paged_attention_path();
 
 }  // namespace verbatim::kernels::cpu
