@@ -3,11 +3,23 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 namespace verbatim::testing {
+
+uint64_t test_seed() {
+  static const uint64_t seed = [] {
+    uint64_t s = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) % 1000000007ull;
+    if (const char* e = std::getenv("VERBATIM_TEST_SEED")) s = std::strtoull(e, nullptr, 10);
+    std::printf("[ seed ] %llu (VERBATIM_TEST_SEED reproduces it)\n", static_cast<unsigned long long>(s));
+    return s;
+  }();
+  return seed;
+}
 
 std::string shared_dir() {
   if (const char* env = std::getenv("VERBATIM_SHARED_DIR"); env != nullptr && *env != '\0') return env;

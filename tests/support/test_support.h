@@ -3,9 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 
 namespace verbatim::testing {
+
+// The seed of a process's randomized tests: from the clock, or $VERBATIM_TEST_SEED to reproduce a run; printed (with
+// how to reproduce it) at the first call.
+uint64_t test_seed();
 
 // The shared data folder: $VERBATIM_SHARED_DIR, else <source root>/../shared.
 std::string shared_dir();

@@ -18,20 +18,13 @@
 #include <vector>
 
 #include "kernels/cpu/gemm_bf16dot.h"
+#include "support/test_support.h"
 #include "util/half.h"
 
 namespace verbatim::kernels::cpu {
 namespace {
 
-uint64_t test_seed() {
-  static const uint64_t seed = [] {
-    uint64_t s = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) % 1000000007ull;
-    if (const char* e = std::getenv("VERBATIM_TEST_SEED")) s = std::strtoull(e, nullptr, 10);
-    std::printf("[ bf16dot ] seed %llu (VERBATIM_TEST_SEED reproduces it)\n", static_cast<unsigned long long>(s));
-    return s;
-  }();
-  return seed;
-}
+using verbatim::testing::test_seed;
 
 #define REQUIRE_BF16DOT()                                                                              \
   do {                                                                                                 \

@@ -14,19 +14,12 @@
 #include <vector>
 
 #include "kernels/cpu/sum_exp.h"
+#include "support/test_support.h"
 
 namespace verbatim::kernels::cpu {
 namespace {
 
-uint64_t test_seed() {
-  static const uint64_t seed = [] {
-    uint64_t s = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) % 1000000007ull;
-    if (const char* e = std::getenv("VERBATIM_TEST_SEED")) s = std::strtoull(e, nullptr, 10);
-    std::printf("[ sum_exp ] seed %llu (VERBATIM_TEST_SEED reproduces it)\n", static_cast<unsigned long long>(s));
-    return s;
-  }();
-  return seed;
-}
+using verbatim::testing::test_seed;
 
 int64_t ulps(double a, double b) {  // both finite, >= 0
   int64_t ia, ib;
