@@ -17,6 +17,7 @@ std::unique_ptr<Backend> make_backend(const BackendConfig& c) {
     o.max_rows = c.max_rows;
     o.max_logits = c.max_logits;
     o.graphs = c.graphs;
+    o.fuse = c.fuse;
     o.memory_budget_bytes = c.memory_budget_bytes;
     o.shared = c.shared;
     return make_cuda_backend(o);

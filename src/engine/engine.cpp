@@ -109,6 +109,7 @@ Engine::Engine(const Model& model, const Tokenizer* tokenizer, const EngineOptio
                                     .max_rows = opt_.max_batch_tokens,
                                     .max_logits = opt_.max_logits,
                                     .graphs = opt_.cuda_graphs,
+                                    .fuse = opt_.cuda_fuse,
                                     .memory_budget_bytes = opt_.gpu_memory_bytes,
                                     .shared = opt_.backend_shared});
   int num_blocks = opt_.num_blocks;

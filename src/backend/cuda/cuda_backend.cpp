@@ -23,6 +23,9 @@ namespace {
 
 constexpr const char* kWhere = "cuda backend";
 namespace ck = cuda_kernels;
+// The norm prologue re-reads each fp32 row in every CTA (for its sum of squares and for X): that L2 traffic grows
+// with M, so it is fused at M <= this only (the residual and SwiGLU epilogues at every own-kernel M).
+constexpr int64_t kNormFuseMaxM = 4;
 
 enum Op : int {
   kEmbed = 1,
@@ -201,12 +204,13 @@ void CudaBackend::matmul_group(backend::Act x, std::span<const backend::Weight> 
   check_rows(x, m, g.cols, DType::BF16, "matmul_group x");
   for (size_t i = 0; i < w.size(); ++i) check_rows(y[i], m, w[i].rows, DType::F32, "matmul_group y");
   if (m == 0) return;
+  Gemm& gemm = gemm_for(backend::Weight{w[0].data, DType::BF16, g.rows, g.cols}, DType::F32);
+  ck::SmallMGemmParams fp = fusable(gemm, x.data, w[0].data, group_out_, m);
+  if (fp.m > 0) (void)take_norm(fp, x.data);  // the norm that wrote x, as the GEMM's prologue
   if (!record({.op = kMatmulGroup,
                .p = {x.data, w[0].data, y[0].data, y[w.size() - 1].data},
                .i = static_cast<int64_t>(w.size())}))
     return;
-  gemm_for(backend::Weight{w[0].data, DType::BF16, g.rows, g.cols}, DType::F32)
-      .run(x.data, w[0].data, group_out_, m, stream_);
   ck::SplitColumnsParams sp;
   sp.n_parts = static_cast<int>(w.size());
   sp.total = g.rows;
@@ -215,10 +219,57 @@ void CudaBackend::matmul_group(backend::Act x, std::span<const backend::Weight> 
     sp.out[i] = static_cast<float*>(y[i].data);
     sp.bias[i] = bias[i].empty() ? nullptr : bias[i].data;
   }
+  if (fp.m > 0) {  // waits for its consumer (swiglu may take it as its epilogue)
+    gemm_ = {.active = true, .p = fp, .group = true, .sp = sp};
+    return;
+  }
+  gemm.run(x.data, w[0].data, group_out_, m, stream_);
   pending_ = {.active = true, .sp = sp, .rows = m};
 }
 
+ck::SmallMGemmParams CudaBackend::fusable(Gemm& g, const void* x, const void* w, void* y, int64_t m) const {
+  ck::SmallMGemmParams p{.x = x, .w = w, .y = y, .m = m, .n = g.n(), .k = g.k(), .out_f32 = g.out() == GemmOut::F32};
+  if (opt_.fuse == 0 || opt_.mode != Mode::Invariant || m < 1 || m > ck::kSmallMMaxM || !g.own_kernel_at(m) ||
+      g.k() % 64 != 0 || !ck::gemm_small_m_supported(p))
+    p.m = 0;
+  return p;
+}
+
+bool CudaBackend::take_norm(ck::SmallMGemmParams& p, const void* x) {
+  if ((opt_.fuse & backend::kFuseNorm) == 0 || p.m > kNormFuseMaxM) return false;
+  if (!norm_.active || norm_.out != x || norm_.cols != p.k || norm_.rows != p.m) return false;
+  ck::SmallMGemmParams q = p;
+  q.norm_src = norm_.src;
+  q.norm_w = norm_.w;
+  q.norm_eps = norm_.eps;
+  q.norm_out = norm_.out;
+  if (!ck::gemm_small_m_supported(q)) return false;
+  p = q;
+  norm_.active = false;  // the GEMM's prologue now (it also writes `out`)
+  return true;
+}
+
+void CudaBackend::launch_small_m(const ck::SmallMGemmParams& p) {
+  ck::gemm_small_m(p, stream_);
+  check_launch("gemm_small_m (fused)");
+  if (p.norm_src != nullptr || p.residual != nullptr || p.swiglu_out != nullptr) ++fused_launches_;
+}
+
+void CudaBackend::launch_pending_gemm() {
+  if (!gemm_.active) return;
+  gemm_.active = false;
+  launch_small_m(gemm_.p);
+  if (gemm_.group) pending_ = {.active = true, .sp = gemm_.sp, .rows = gemm_.p.m};
+}
+
 void CudaBackend::settle() {
+  if (norm_.active) {
+    norm_.active = false;
+    ck::add_rmsnorm(nullptr, norm_.src, norm_.w, norm_.out, DType::BF16, norm_.rows,
+                    {.n = norm_.cols, .eps = norm_.eps}, stream_);
+    check_launch("rmsnorm");
+  }
+  launch_pending_gemm();
   if (!pending_.active) return;
   pending_.active = false;
   ck::split_columns(group_out_, pending_.rows, pending_.sp, stream_);
@@ -303,6 +354,17 @@ void CudaBackend::rmsnorm(backend::Act x, const backend::Weight& w, float eps, b
   const int64_t n = rows(x, w.cols, DType::F32, "rmsnorm x");
   check_rows(out, n, w.cols, out.dtype, "rmsnorm out");
   if (!record({.op = kRmsnorm, .p = {x.data, w.data, out.data}, .f = eps})) return;
+  if ((opt_.fuse & backend::kFuseNorm) != 0 && opt_.mode == Mode::Invariant && out.dtype == DType::BF16 &&
+      n <= kNormFuseMaxM) {  // for the next GEMM's prologue
+    norm_ = {.active = true,
+             .src = static_cast<const float*>(x.data),
+             .w = w.data,
+             .eps = eps,
+             .out = out.data,
+             .rows = n,
+             .cols = w.cols};
+    return;
+  }
   ck::add_rmsnorm(nullptr, static_cast<const float*>(x.data), w.data, out.data, out.dtype, n, {.n = w.cols, .eps = eps},
                   stream_);
   check_launch("rmsnorm");
@@ -313,7 +375,26 @@ void CudaBackend::add_rmsnorm(backend::Act residual, backend::Act x, const backe
   const int64_t n = rows(residual, w.cols, DType::F32, "add_rmsnorm residual");
   check_rows(x, n, w.cols, DType::F32, "add_rmsnorm x");
   check_rows(out, n, w.cols, out.dtype, "add_rmsnorm out");
+  // The matmul that wrote x, still pending: the add becomes its epilogue, the norm waits for the next GEMM.
+  const bool from_gemm = (opt_.fuse & backend::kFuseResidual) != 0 && gemm_.active && !gemm_.group &&
+                         gemm_.p.y == x.data && gemm_.p.m == n && gemm_.p.norm_src == nullptr &&
+                         out.dtype == DType::BF16;
+  ck::SmallMGemmParams gp = gemm_.p;
+  gp.residual = static_cast<float*>(residual.data);
+  const bool fused = from_gemm && ck::gemm_small_m_supported(gp);
+  if (fused) gemm_.active = false;
   if (!record({.op = kAddRmsnorm, .p = {residual.data, x.data, w.data, out.data}, .f = eps})) return;
+  if (fused) {
+    launch_small_m(gp);
+    norm_ = {.active = true,
+             .src = static_cast<const float*>(residual.data),
+             .w = w.data,
+             .eps = eps,
+             .out = out.data,
+             .rows = n,
+             .cols = w.cols};
+    return;
+  }
   ck::add_rmsnorm(static_cast<float*>(residual.data), static_cast<const float*>(x.data), w.data, out.data, out.dtype, n,
                   {.n = w.cols, .eps = eps}, stream_);
   check_launch("add_rmsnorm");
@@ -336,8 +417,21 @@ void CudaBackend::matmul(backend::Act x, const backend::Weight& w, const backend
   if (!bias.empty() && bias.cols != w.rows) fail(kWhere, "matmul bias length differs from the output width");
   if (!bias.empty() && y.dtype != DType::F32) fail(kWhere, "matmul with a bias needs an fp32 output");
   if (m == 0) return;
+  Gemm& gemm = gemm_for(w, y.dtype);
+  ck::SmallMGemmParams fp = logit_rows || !bias.empty() || y.dtype != DType::F32
+                                ? ck::SmallMGemmParams{}
+                                : fusable(gemm, x.data, w.data, y.data, m);
+  const bool norm = fp.m > 0 && take_norm(fp, x.data);
   if (!record({.op = kMatmul, .p = {x.data, w.data, bias.data, y.data}, .i = logit_rows ? 1 : 0})) return;
-  gemm_for(w, y.dtype).run(x.data, w.data, y.data, m, stream_);
+  if (norm) {
+    launch_small_m(fp);
+    return;
+  }
+  if (fp.m > 0) {  // waits: an add_rmsnorm of y may take it with the residual epilogue
+    gemm_ = {.active = true, .p = fp, .group = false, .sp = {}};
+    return;
+  }
+  gemm.run(x.data, w.data, y.data, m, stream_);
   if (!bias.empty()) {
     ck::add_bias(static_cast<float*>(y.data), bias.data, m, w.rows, stream_);
     check_launch("add_bias");
@@ -385,6 +479,7 @@ void CudaBackend::attention_inputs(int layer, backend::Act q, backend::Act k, ba
                                    int head_dim, const float* inv_freq) {
   if (k_cache_ == nullptr || layer < 0 || layer >= kv_.n_layers)
     fail(kWhere, "layer " + std::to_string(layer) + " has no cache");
+  launch_pending_gemm();  // a q/k/v group GEMM still waiting: its split is then pending, for the check below
   if (head_dim != kv_.head_dim || head_dim > 256 || q.cols % head_dim != 0 ||
       (!q_norm.empty() && q_norm.cols != head_dim) || (!k_norm.empty() && k_norm.cols != head_dim)) {
     settle();
@@ -504,6 +599,21 @@ void CudaBackend::swiglu(backend::Act gate, backend::Act up, backend::Act out) {
   const int64_t n = rows(gate, gate.cols, DType::F32, "swiglu gate");
   check_rows(up, n, gate.cols, DType::F32, "swiglu up");
   check_rows(out, n, gate.cols, out.dtype, "swiglu out");
+  // The gate/up group GEMM still waiting for exactly these buffers: SwiGLU becomes its epilogue.
+  ck::SmallMGemmParams gp = gemm_.p;
+  gp.swiglu_out = out.data;
+  const bool epilogue = (opt_.fuse & backend::kFuseSwiglu) != 0 && gemm_.active && gemm_.group &&
+                        gemm_.sp.n_parts == 2 && gemm_.sp.out[0] == gate.data && gemm_.sp.out[1] == up.data &&
+                        gemm_.sp.bias[0] == nullptr && gemm_.sp.bias[1] == nullptr && gemm_.sp.cols[0] == gate.cols &&
+                        gemm_.sp.cols[1] == gate.cols && gemm_.p.m == n && out.dtype == DType::BF16 &&
+                        ck::gemm_small_m_supported(gp);
+  if (epilogue) {
+    gemm_.active = false;
+    if (!record({.op = kSwiglu, .p = {gate.data, up.data, out.data}})) return;
+    launch_small_m(gp);
+    return;
+  }
+  launch_pending_gemm();  // its split is then pending, for the check below
   const bool from_group = pending_.active && pending_.sp.n_parts == 2 && pending_.sp.out[0] == gate.data &&
                           pending_.sp.out[1] == up.data && pending_.sp.bias[0] == nullptr &&
                           pending_.sp.bias[1] == nullptr && pending_.sp.cols[0] == gate.cols &&

@@ -24,12 +24,18 @@
 
 namespace verbatim::backend {
 
+inline constexpr unsigned kFuseNorm = 1, kFuseResidual = 2, kFuseSwiglu = 4, kFuseAll = 7;
+
 struct CudaBackendOptions {
   Mode mode = Mode::Invariant;
   int device = 0;
   int max_rows = 512;   // most rows in one step: GEMMs are verified up to this M (the engine's max_batch_tokens)
   int max_logits = 64;  // most logit rows in one step
   bool graphs = true;   // CUDA graphs for decode-only steps
+  // Fold norms, residual adds and SwiGLU into the GEMMs around them where a GEMM runs the own small-M kernel (decode;
+  // cuda_backend_impl.h): a mask of kFuseNorm | kFuseResidual | kFuseSwiglu. Never changes an output bit (the tests
+  // compare all and none); fewer bits: for A/B benchmarks.
+  unsigned fuse = kFuseAll;
   bool device_sampling = true;  // can_sample(): the engine samples on the GPU (false: it reads logits rows)
   int split_size = 512;  // attention KV positions per split (rounded up to a multiple of the block size); invariant
                          // mode only (fast mode picks it from the batch)

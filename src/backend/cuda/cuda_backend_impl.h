@@ -17,6 +17,7 @@
 #include "backend/cuda/cuda_resources.h"
 #include "backend/cuda/cuda_util.h"
 #include "backend/cuda/gemm.h"
+#include "kernels/cuda/gemm_small_m.cuh"
 #include "kernels/cuda/split_columns.cuh"
 
 namespace verbatim::cuda {
@@ -67,6 +68,8 @@ class CudaBackend final : public backend::Backend {
   // For tests and benchmarks: graph captures and replays so far.
   int64_t graph_captures() const { return graph_captures_; }
   int64_t graph_replays() const { return graph_replays_; }
+  // Fused small-M GEMM launches so far (norm prologue, residual or SwiGLU epilogue; eager and captured).
+  int64_t fused_launches() const { return fused_launches_; }
 
  private:
   // ---- memory (cuda_backend.cpp) ----
@@ -92,6 +95,35 @@ class CudaBackend final : public backend::Backend {
     int64_t rows = 0;
   };
   PendingSplit pending_;
+  // Decode-step fusions (opt_.fuse, Mode::Invariant; kernels/cuda/gemm_small_m.cuh), where the GEMM's M bucket runs
+  // the own small-M kernel: a norm (rmsnorm, or add_rmsnorm's norm) waits for the GEMM that reads its output and runs
+  // as that GEMM's prologue; a matmul waits for the add_rmsnorm that adds its output to the residual (the add becomes
+  // its epilogue, the norm the next GEMM's prologue); a matmul_group waits for its consumer (swiglu: the SwiGLU
+  // epilogue; anything else: the group's split). Each fused kernel gives the bits of the kernels it replaces, so a
+  // step may fuse or not (it follows the bucket) without any output changing. settle() runs whatever still waits.
+  struct PendingNorm {
+    bool active = false;
+    const float* src = nullptr;  // [rows, cols] fp32
+    const void* w = nullptr;
+    float eps = 0;
+    void* out = nullptr;  // [rows, cols] bf16
+    int64_t rows = 0, cols = 0;
+  };
+  struct PendingGemm {
+    bool active = false;
+    cuda_kernels::SmallMGemmParams p;
+    bool group = false;  // p.y is group_out_; the split `sp` follows unless the consumer takes group_out_
+    cuda_kernels::SplitColumnsParams sp;
+  };
+  PendingNorm norm_;
+  PendingGemm gemm_;
+  int64_t fused_launches_ = 0;
+  // The own-kernel parameters of g at M = m where fusing is on and g's bucket runs that kernel (else m == 0).
+  cuda_kernels::SmallMGemmParams fusable(Gemm& g, const void* x, const void* w, void* y, int64_t m) const;
+  // Takes the pending norm into p (norm prologue) when it wrote x and p supports it.
+  bool take_norm(cuda_kernels::SmallMGemmParams& p, const void* x);
+  void launch_small_m(const cuda_kernels::SmallMGemmParams& p);
+  void launch_pending_gemm();  // a pending group's split becomes pending_
   void settle();
   const void* device_inv_freq(const float* host, int head_dim);
 

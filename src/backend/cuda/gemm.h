@@ -137,6 +137,11 @@ class Gemm {
   const cublasLtMatmulAlgo_t& algo_for(int64_t m);
   // Mode::Invariant: the table's bucket serving M (throws on M < 1 or M > max_m).
   const GemmBucket& bucket_for(int64_t m) const;
+  // Whether run() at this M runs the own small-M kernel (Mode::Invariant, a bucket that chose it): the caller may then
+  // run one of that kernel's fused variants (kernels/cuda/gemm_small_m.cuh) instead, which give the same bits.
+  bool own_kernel_at(int64_t m) const {
+    return mode_ == Mode::Invariant && m >= 1 && m <= max_m_ && bucket_for(m).own_kernel;
+  }
   // "N=4096 K=4096 out=bf16"
   std::string shape_name() const;
   // One line per bucket: M range, algorithm, time, candidates and rejections.

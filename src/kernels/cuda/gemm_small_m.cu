@@ -21,6 +21,7 @@
 #include "kernels/cuda/gemm_small_m.cuh"
 #include "kernels/cuda/mma.cuh"
 #include "kernels/cuda/pdl.cuh"
+#include "kernels/cuda/row_math.cuh"
 #include "util/error.h"
 
 namespace verbatim::cuda_kernels {
@@ -29,20 +30,28 @@ namespace {
 constexpr int kRows = 16;  // W rows per warp: the mma's M
 constexpr int kBoxK = 64;  // columns per chunk: 128 bytes, the 128-byte swizzle's span
 
-// Per NB (blocks of 8 X rows): chunks per stage, ring depth and the stage's bytes: `boxes` W chunks [16 rows][64
-// cols], then `boxes` X chunks [8 NB rows][64 cols], each row 128 bytes with its 16-byte pieces XOR-swizzled by row %
-// 8 (the tensor map's 128-byte swizzle; chunks start at 1024-byte boundaries, as it requires). NB = 1: 3 x 24 KiB
-// (72 KiB, 3 CTAs per SM), measured best back to back; the others keep the depth they were measured with.
-template <int NB>
+// What the consumer does with each output (gemm_small_m.cuh): store it; store it (fp32) and add it to the residual;
+// or, with two W tiles (gate rows and up rows), store the SwiGLU of the pair.
+enum class Epi { Store, Residual, Swiglu };
+
+// Per NB (blocks of 8 X rows) and T (W tiles of 16 rows per CTA: 2 for the SwiGLU epilogue, gate and up rows):
+// chunks per stage, ring depth and the stage's bytes: T x `boxes` W chunks [16 rows][64 cols] (tile after tile), then
+// `boxes` X chunks [8 NB rows][64 cols], each row 128 bytes with its 16-byte pieces XOR-swizzled by row % 8 (the
+// tensor map's 128-byte swizzle; chunks start at 1024-byte boundaries, as it requires). NB = 1, T = 1: 3 x 24 KiB
+// (72 KiB, 3 CTAs per SM), measured best back to back; the others keep the depth they were measured with. T = 2 halves
+// the chunks per stage, so that a stage holds as many W bytes as with one tile.
+template <int NB, int T = 1>
 struct Cfg {
-  static constexpr int boxes = NB == 1 ? 8 : 4;
+  static constexpr int boxes = (NB == 1 ? 8 : 4) / T;
   static constexpr int stages = NB == 1 ? 3 : NB == 2 ? 5 : 4;
   static constexpr int stage_k = kBoxK * boxes;  // K columns per pipeline stage
   static constexpr int steps = stage_k / 16;     // mma steps per stage
   static constexpr int w_box = kRows * 128;
   static constexpr int x_box = NB * 8 * 128;
-  static constexpr int stage_bytes = boxes * (w_box + x_box);
-  static constexpr size_t smem = 1024 + 1024 + size_t{stages} * stage_bytes;  // alignment slack, mbarriers
+  static constexpr int x_off = T * boxes * w_box;  // the X chunks' offset in a stage
+  static constexpr int stage_bytes = x_off + boxes * x_box;
+  static constexpr int w_bytes = x_off;
+  static constexpr size_t smem = 1024 + 1024 + size_t{stages} * stage_bytes;  // alignment slack, mbarriers, inv
 };
 
 __device__ __forceinline__ unsigned smem_addr(const void* p) {
@@ -56,6 +65,10 @@ __device__ __forceinline__ void mbar_init(unsigned bar) {
 // One arrival (the barrier's only one) that also announces `bytes` of tensor copies to come.
 __device__ __forceinline__ void mbar_arrive_expect(unsigned bar, uint32_t bytes) {
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+// Announces `bytes` of tensor copies to come without arriving (the arrival follows once the stage's X is written).
+__device__ __forceinline__ void mbar_expect_tx(unsigned bar, uint32_t bytes) {
+  asm volatile("mbarrier.expect_tx.relaxed.cta.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
 }
 __device__ __forceinline__ void mbar_arrive(unsigned bar) {
   asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
@@ -155,16 +168,17 @@ struct LaneOffsets {
 };
 
 // The mma steps of one stage at shared address `slot`, in order j = 0, 1, ..., steps - 1 on one accumulator per output
-// (FULL: all C::steps). Fragments are loaded one step ahead of the mma that uses them (two register sets), so
-// shared-memory latency overlaps the previous mma.
-template <int NB, bool FULL>
-__device__ __forceinline__ void stage_mma(float (&acc)[NB][4], unsigned slot, const LaneOffsets& o, int steps) {
-  using C = Cfg<NB>;
-  const unsigned xs = slot + C::boxes * C::w_box;
-  uint32_t a[2][4], bf[2][NB][2];
+// (FULL: all C::steps); tile t's W chunks at slot + t * boxes * w_box. Fragments are loaded one step ahead of the mma
+// that uses them (two register sets), so shared-memory latency overlaps the previous mma.
+template <int NB, int T, bool FULL>
+__device__ __forceinline__ void stage_mma(float (&acc)[T][NB][4], unsigned slot, const LaneOffsets& o, int steps) {
+  using C = Cfg<NB, T>;
+  const unsigned xs = slot + C::x_off;
+  uint32_t a[2][T][4], bf[2][NB][2];
   auto load = [&](int j, int set) {
     const int jj = j % 4, box = j / 4;
-    ldmatrix_x4(a[set], slot + o.w[jj] + box * C::w_box);
+#pragma unroll
+    for (int t = 0; t < T; ++t) ldmatrix_x4(a[set][t], slot + t * C::boxes * C::w_box + o.w[jj] + box * C::w_box);
 #pragma unroll
     for (int nb = 0; nb < NB; ++nb) {
       bf[set][nb][0] = ld_shared(xs + o.x0[jj] + box * C::x_box + nb * 1024);
@@ -177,30 +191,109 @@ __device__ __forceinline__ void stage_mma(float (&acc)[NB][4], unsigned slot, co
     if (FULL || j < steps) {
       if (j + 1 < C::steps && (FULL || j + 1 < steps)) load(j + 1, (j + 1) & 1);
 #pragma unroll
-      for (int nb = 0; nb < NB; ++nb) mma_bf16(acc[nb], a[j & 1], bf[j & 1][nb][0], bf[j & 1][nb][1]);
+      for (int t = 0; t < T; ++t)
+#pragma unroll
+        for (int nb = 0; nb < NB; ++nb) mma_bf16(acc[t][nb], a[j & 1][t], bf[j & 1][nb][0], bf[j & 1][nb][1]);
     }
   }
 }
 
-// One CTA = a producer warp and a consumer warp for 16 rows of W (warp specialization: the tensor copies are issued
-// off the mma warp's path). Slot b has two mbarriers: full[b] (the producer's arrival with the stage's bytes, then the
-// copies complete it) and empty[b] (the consumer's arrival once every lane has read the slot).
+// The fused norm prologue's X (NORM): the producer warp writes each stage's X chunks itself, x[i][c] =
+// bf16(rms_apply(src[i][c], inv[i], w[c])) (row_math.cuh), in the layout the tensor copy would have given them (rows
+// of 128 bytes, 16-byte pieces swizzled by row % 8); rows >= m stay the zeros written at the start. CTA 0 also stores
+// them to norm_out (the buffer the standalone norm would have written). Lane l writes the 8-column pieces l, l + 32,
+// ... of each row; the loads of 4 rows are all issued before their stores. (Only with K % 64 == 0: every piece lies
+// within the row, 16-byte aligned.)
+template <int NB, int T>
+__device__ __forceinline__ void write_norm_x(unsigned xs, int s, const SmallMGemmParams& p, const float* inv, int lane,
+                                             bool store_global) {
+  using C = Cfg<NB, T>;
+  constexpr int pieces = C::boxes * 8;
+  constexpr int per_lane = (pieces + 31) / 32;
+  constexpr int kRowBatch = 4;
+  const auto* w = static_cast<const __nv_bfloat16*>(p.norm_w);
+  uint4 wv[per_lane];
+  int64_t col[per_lane];
+#pragma unroll
+  for (int u = 0; u < per_lane; ++u) {
+    const int pc = lane + 32 * u;
+    col[u] = pc < pieces ? static_cast<int64_t>(s) * C::stage_k + pc * 8 : p.k;
+    wv[u] = col[u] < p.k ? *reinterpret_cast<const uint4*>(w + col[u]) : make_uint4(0, 0, 0, 0);
+  }
+  for (int r0 = 0; r0 < p.m; r0 += kRowBatch) {
+    float4 a[kRowBatch][per_lane], b[kRowBatch][per_lane];
+#pragma unroll
+    for (int rr = 0; rr < kRowBatch; ++rr) {
+      const float* src = p.norm_src + static_cast<int64_t>(r0 + rr) * p.k;
+#pragma unroll
+      for (int u = 0; u < per_lane; ++u) {
+        const bool ok = r0 + rr < p.m && col[u] < p.k;
+        a[rr][u] = ok ? *reinterpret_cast<const float4*>(src + col[u]) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        b[rr][u] = ok ? *reinterpret_cast<const float4*>(src + col[u] + 4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      }
+    }
+#pragma unroll
+    for (int rr = 0; rr < kRowBatch; ++rr) {
+      const int r = r0 + rr;
+      if (r >= p.m) break;
+      const float iv = inv[r];
+#pragma unroll
+      for (int u = 0; u < per_lane; ++u) {
+        const int pc = lane + 32 * u;
+        if (pc >= pieces) continue;
+        uint4 packed = make_uint4(0, 0, 0, 0);
+        if (col[u] < p.k) {
+          const float v[8] = {a[rr][u].x, a[rr][u].y, a[rr][u].z, a[rr][u].w,
+                              b[rr][u].x, b[rr][u].y, b[rr][u].z, b[rr][u].w};
+          const uint32_t wr[4] = {wv[u].x, wv[u].y, wv[u].z, wv[u].w};
+          uint32_t o[4];
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const float w0 = __uint_as_float(wr[e] << 16), w1 = __uint_as_float(wr[e] & 0xFFFF0000u);
+            const __nv_bfloat162 h =
+                __floats2bfloat162_rn(detail::rms_apply(v[2 * e], iv, w0), detail::rms_apply(v[2 * e + 1], iv, w1));
+            o[e] = *reinterpret_cast<const uint32_t*>(&h);
+          }
+          packed = make_uint4(o[0], o[1], o[2], o[3]);
+          if (store_global)
+            *reinterpret_cast<uint4*>(static_cast<__nv_bfloat16*>(p.norm_out) + r * p.k + col[u]) = packed;
+        }
+        const unsigned dst = xs + (pc / 8) * C::x_box + swz(r, pc % 8);
+        asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"r"(dst), "r"(packed.x), "r"(packed.y),
+                     "r"(packed.z), "r"(packed.w)
+                     : "memory");
+      }
+    }
+  }
+}
+
+// One CTA = a producer warp and a consumer warp for 16 rows of W, or for T = 2 tiles of 16 (warp specialization: the
+// copies are issued off the mma warp's path). Slot b has two mbarriers: full[b] (the producer's arrival with the
+// stage's bytes, then the copies complete it) and empty[b] (the consumer's arrival once every lane has read the slot).
 //
 // MAP3D (K % 64 == 0): wmap views W [n rows][k cols] bf16 as {64 cols, n rows, k/64 chunks} (strides 2k and 128 bytes),
-// box {64, 16, boxes}: one copy lands a stage's chunks one after the other, [chunk][16 rows][128 B], the layout of
-// `boxes` 2-D boxes; xmap likewise for X [m rows][k cols], box {64, 8 NB, boxes}. Else 2-D maps, box 64 x 16 and
-// 64 x 8 NB, one copy per chunk. Rows past n or m and columns past k arrive as zeros; the mma loop stops at k anyway.
-template <int NB, bool F32, bool MAP3D>
+// box {64, 16, boxes}: one copy lands a tile's chunks of a stage one after the other, [chunk][16 rows][128 B], the
+// layout of `boxes` 2-D boxes; xmap likewise for X [m rows][k cols], box {64, 8 NB, boxes}. Else 2-D maps, box 64 x 16
+// and 64 x 8 NB, one copy per chunk. Rows past n or m and columns past k arrive as zeros; the mma loop stops at k.
+//
+// NORM: no X copies; the whole producer warp computes each row's inv_rms (row_math.cuh) once X's source is ready and
+// writes every stage's X (write_norm_x). E: what the consumer does with each output (gemm_small_m.cuh).
+template <int NB, bool F32, bool MAP3D, bool NORM, Epi E>
 __global__ void __launch_bounds__(64)
     small_m_kernel(const __grid_constant__ CUtensorMap wmap, const __grid_constant__ CUtensorMap xmap,
-                   void* __restrict__ y, int m, int64_t n, int64_t k) {
-  using C = Cfg<NB>;
+                   const SmallMGemmParams p) {
+  constexpr int T = E == Epi::Swiglu ? 2 : 1;
+  using C = Cfg<NB, T>;
   pdl_allow_dependents();  // the kernel after this one may become resident and start its own prologue
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   const unsigned base = (smem_addr(smem_raw) + 1023u) & ~1023u;  // the 128-byte swizzle wants 1024-byte boxes
   const unsigned full = base, empty = base + 8 * C::stages;      // stages x 8 bytes each
+  float* const inv = reinterpret_cast<float*>(smem_raw + (base + 512 - smem_addr(smem_raw)));  // NORM: per X row
   const unsigned ring = base + 1024;
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  const int m = static_cast<int>(p.m);
+  const int64_t n = p.n, k = p.k;
+  const int64_t pair = T == 2 ? n / 2 : 0;  // the up tile's row offset (Swiglu: W = [gate; up], n / 2 rows each)
   const int n0 = static_cast<int>(blockIdx.x) * kRows;
   const int steps_total = static_cast<int>(k / 16);
   const int n_stages = static_cast<int>((k + C::stage_k - 1) / C::stage_k);
@@ -211,20 +304,61 @@ __global__ void __launch_bounds__(64)
   }
   __syncthreads();
 
-  if (warp == 1) {  // producer: one lane issues every stage once its slot is free
-    if (lane == 0) {
-      const uint64_t policy = evict_first_policy();
-      auto copy_w = [&](int s, unsigned slot, unsigned bar) {
+  if (warp == 1) {  // producer
+    const uint64_t policy = evict_first_policy();
+    auto copy_w = [&](int s, unsigned slot, unsigned bar) {
+#pragma unroll
+      for (int t = 0; t < T; ++t) {
+        const unsigned dst = slot + t * C::boxes * C::w_box;
+        const int row = n0 + static_cast<int>(t * pair);
         if constexpr (MAP3D) {
-          tensor_copy_3d_hint(slot, &wmap, 0, n0, s * C::boxes, bar, policy);
+          tensor_copy_3d_hint(dst, &wmap, 0, row, s * C::boxes, bar, policy);
         } else {
 #pragma unroll
           for (int i = 0; i < C::boxes; ++i)
-            tensor_copy_hint(slot + i * C::w_box, &wmap, s * C::stage_k + i * kBoxK, n0, bar, policy);
+            tensor_copy_hint(dst + i * C::w_box, &wmap, s * C::stage_k + i * kBoxK, row, bar, policy);
         }
-      };
+      }
+    };
+    const int first = min(C::stages, n_stages);
+    if constexpr (NORM) {
+      // Rows >= m of every slot's X: zeros, written once (write_norm_x writes rows < m only).
+      for (int b = 0; b < C::stages; ++b)
+        for (int off = lane * 16; off < C::boxes * C::x_box; off += 32 * 16)
+          asm volatile("st.shared.v4.b32 [%0], {%1, %1, %1, %1};\n" ::"r"(ring + b * C::stage_bytes + C::x_off + off),
+                       "r"(0)
+                       : "memory");
+      // The first stages' W before waiting for the kernel ahead (no kernel writes W); X after it.
+      if (lane == 0)
+        for (int s = 0; s < first; ++s) {
+          mbar_expect_tx(full + 8 * s, C::w_bytes);
+          copy_w(s, ring + s * C::stage_bytes, full + 8 * s);
+        }
+      pdl_wait();
+      for (int r = 0; r < m; ++r) {
+        const float v = detail::warp_row_inv_rms(p.norm_src + static_cast<int64_t>(r) * k, k, p.norm_eps, lane);
+        if (lane == 0) inv[r] = v;
+      }
+      __syncwarp();
+      const bool store_global = blockIdx.x == 0 && p.norm_out != nullptr;
+      for (int s = 0; s < n_stages; ++s) {
+        const int b = s % C::stages;
+        const unsigned slot = ring + b * C::stage_bytes, bar = full + 8 * b;
+        if (s >= first) {
+          mbar_wait(empty + 8 * b, static_cast<uint32_t>((s / C::stages - 1) & 1));
+          if (lane == 0) {
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the consumer's reads before the writes
+            mbar_expect_tx(bar, C::w_bytes);
+            copy_w(s, slot, bar);
+          }
+        }
+        write_norm_x<NB, T>(slot + C::x_off, s, p, inv, lane, store_global);
+        __syncwarp();  // every lane's X stores before the arrival (release) that publishes them
+        if (lane == 0) mbar_arrive(bar);
+      }
+    } else if (lane == 0) {  // one lane issues every stage once its slot is free
       auto copy_x = [&](int s, unsigned slot, unsigned bar) {
-        const unsigned xs = slot + C::boxes * C::w_box;
+        const unsigned xs = slot + C::x_off;
         if constexpr (MAP3D) {
           tensor_copy_3d(xs, &xmap, 0, 0, s * C::boxes, bar);
         } else {
@@ -233,7 +367,6 @@ __global__ void __launch_bounds__(64)
         }
       };
       // The first stages' W before waiting for the kernel ahead (no kernel writes W); X, that kernel's output, after.
-      const int first = min(C::stages, n_stages);
       for (int s = 0; s < first; ++s) {
         mbar_arrive_expect(full + 8 * s, C::stage_bytes);
         copy_w(s, ring + s * C::stage_bytes, full + 8 * s);
@@ -253,9 +386,11 @@ __global__ void __launch_bounds__(64)
     return;
   }
 
-  float acc[NB][4];
+  float acc[T][NB][4];
 #pragma unroll
-  for (int b = 0; b < NB; ++b) acc[b][0] = acc[b][1] = acc[b][2] = acc[b][3] = 0.0f;  // +0
+  for (int t = 0; t < T; ++t)
+#pragma unroll
+    for (int b = 0; b < NB; ++b) acc[t][b][0] = acc[t][b][1] = acc[t][b][2] = acc[t][b][3] = 0.0f;  // +0
   const LaneOffsets offs(lane);
   for (int s = 0; s < n_stages; ++s) {
     const int b = s % C::stages;
@@ -263,24 +398,35 @@ __global__ void __launch_bounds__(64)
     const unsigned slot = ring + b * C::stage_bytes;
     const int steps = min(C::steps, steps_total - s * C::steps);
     if (steps == C::steps) {
-      stage_mma<NB, true>(acc, slot, offs, steps);
+      stage_mma<NB, T, true>(acc, slot, offs, steps);
     } else {
-      stage_mma<NB, false>(acc, slot, offs, steps);
+      stage_mma<NB, T, false>(acc, slot, offs, steps);
     }
     __syncwarp();  // every lane is done reading the slot
     if (lane == 0) mbar_arrive(empty + 8 * b);
   }
-  pdl_wait();  // (long since true: X came after it) before writing Y, which the kernel ahead may read
+  pdl_wait();  // (long since true: X came after it) before writing, which the kernel ahead may read
   // C fragment: (W row g / g + 8, X row 2q / 2q + 1) of each block.
   const int g = lane >> 2, q = lane & 3;
+  const int64_t n_out = T == 2 ? pair : n;  // the output's row width
 #pragma unroll
   for (int nb = 0; nb < NB; ++nb) {
-    const int i0 = nb * 8 + 2 * q;
-    const int64_t j0 = n0 + g, j1 = n0 + g + 8;
-    if (i0 < m && j0 < n) store_y(y, F32, i0 * n + j0, acc[nb][0]);
-    if (i0 + 1 < m && j0 < n) store_y(y, F32, (i0 + 1) * n + j0, acc[nb][1]);
-    if (i0 < m && j1 < n) store_y(y, F32, i0 * n + j1, acc[nb][2]);
-    if (i0 + 1 < m && j1 < n) store_y(y, F32, (i0 + 1) * n + j1, acc[nb][3]);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int i = nb * 8 + 2 * q + (e & 1);
+      const int64_t j = n0 + g + (e >> 1) * 8;
+      if (i >= m || j >= n_out) continue;
+      const int64_t idx = i * n_out + j;
+      const float v = acc[0][nb][e];
+      if constexpr (E == Epi::Store) {
+        store_y(p.y, F32, idx, v);
+      } else if constexpr (E == Epi::Residual) {
+        static_cast<float*>(p.y)[idx] = v;
+        p.residual[idx] = __fadd_rn(p.residual[idx], v);
+      } else {
+        static_cast<__nv_bfloat16*>(p.swiglu_out)[idx] = __float2bfloat16_rn(detail::swiglu_one(v, acc[T - 1][nb][e]));
+      }
+    }
   }
 }
 
@@ -331,41 +477,60 @@ CUtensorMap tensor_map(const void* p, int64_t rows, int64_t cols, int box_rows, 
   return encode(p, 2, dims, strides, box, rows, cols);
 }
 
-template <int NB, bool F32>
-void launch(const SmallMGemmParams& p, cudaStream_t stream) {
-  const auto blocks = static_cast<unsigned>((p.n + kRows - 1) / kRows);
-  const bool map3d = p.k % kBoxK == 0;
-  const int chunks = map3d ? Cfg<NB>::boxes : 0;
+template <int NB, bool F32, bool MAP3D, bool NORM, Epi E>
+void launch_one(const SmallMGemmParams& p, cudaStream_t stream) {
+  using C = Cfg<NB, E == Epi::Swiglu ? 2 : 1>;
+  const int64_t rows_out = E == Epi::Swiglu ? p.n / 2 : p.n;
+  const auto blocks = static_cast<unsigned>((rows_out + kRows - 1) / kRows);
+  const int chunks = MAP3D ? C::boxes : 0;
   const CUtensorMap wmap = tensor_map(p.w, p.n, p.k, kRows, chunks);
-  const CUtensorMap xmap = tensor_map(p.x, p.m, p.k, 8 * NB, chunks);
-  launch_pdl(map3d ? small_m_kernel<NB, F32, true> : small_m_kernel<NB, F32, false>, blocks, 64, Cfg<NB>::smem, stream,
-             wmap, xmap, p.y, static_cast<int>(p.m), p.n, p.k);
+  const CUtensorMap xmap = NORM ? wmap : tensor_map(p.x, p.m, p.k, 8 * NB, chunks);  // (NORM: unused)
+  launch_pdl(small_m_kernel<NB, F32, MAP3D, NORM, E>, blocks, 64, C::smem, stream, wmap, xmap, p);
 }
 
-template <bool F32>
-void launch_nb(const SmallMGemmParams& p, cudaStream_t stream) {
-  switch ((p.m + 7) / 8) {
-    case 1:
-      return launch<1, F32>(p, stream);
-    case 2:
-      return launch<2, F32>(p, stream);
-    case 3:
-      return launch<3, F32>(p, stream);
-    default:
-      return launch<4, F32>(p, stream);
+// Every variant the dispatch below launches, in one list (launch and prepare share it). Plain GEMMs: any K % 16 == 0;
+// the fused ones: K % 64 == 0 (3-D maps).
+template <int NB, typename F>
+void for_variant(const SmallMGemmParams& p, F&& f) {
+  const bool norm = p.norm_src != nullptr, map3d = p.k % kBoxK == 0;
+  if (p.swiglu_out != nullptr) {
+    if (norm) return f.template operator()<NB, false, true, true, Epi::Swiglu>();
+    return f.template operator()<NB, false, true, false, Epi::Swiglu>();
   }
+  if (p.residual != nullptr) return f.template operator()<NB, true, true, false, Epi::Residual>();
+  if (norm) return f.template operator()<NB, true, true, true, Epi::Store>();
+  if (p.out_f32) {
+    if (map3d) return f.template operator()<NB, true, true, false, Epi::Store>();
+    return f.template operator()<NB, true, false, false, Epi::Store>();
+  }
+  if (map3d) return f.template operator()<NB, false, true, false, Epi::Store>();
+  return f.template operator()<NB, false, false, false, Epi::Store>();
 }
 
-template <int NB, bool F32>
+template <int NB, bool F32, bool MAP3D, bool NORM, Epi E>
 void allow_smem() {
-  for (auto* fn : {small_m_kernel<NB, F32, true>, small_m_kernel<NB, F32, false>}) {
-    const cudaError_t e =
-        cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Cfg<NB>::smem));
-    if (e != cudaSuccess) {
-      fail("cuda gemm_small_m",
-           std::string("cudaFuncSetAttribute(MaxDynamicSharedMemorySize) failed: ") + cudaGetErrorString(e));
-    }
+  using C = Cfg<NB, E == Epi::Swiglu ? 2 : 1>;
+  const cudaError_t e = cudaFuncSetAttribute(small_m_kernel<NB, F32, MAP3D, NORM, E>,
+                                             cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(C::smem));
+  if (e != cudaSuccess) {
+    fail("cuda gemm_small_m",
+         std::string("cudaFuncSetAttribute(MaxDynamicSharedMemorySize) failed: ") + cudaGetErrorString(e));
   }
+}
+
+// The variants of for_variant's list.
+template <int NB>
+void prepare_nb() {
+  allow_smem<NB, false, false, false, Epi::Store>(), allow_smem<NB, false, true, false, Epi::Store>();
+  allow_smem<NB, true, false, false, Epi::Store>(), allow_smem<NB, true, true, false, Epi::Store>();
+  allow_smem<NB, true, true, true, Epi::Store>(), allow_smem<NB, true, true, false, Epi::Residual>();
+  allow_smem<NB, false, true, false, Epi::Swiglu>(), allow_smem<NB, false, true, true, Epi::Swiglu>();
+}
+
+template <int NB>
+void launch_nb(const SmallMGemmParams& p, cudaStream_t stream) {
+  for_variant<NB>(
+      p, [&]<int B, bool F32, bool MAP3D, bool NORM, Epi E>() { launch_one<B, F32, MAP3D, NORM, E>(p, stream); });
 }
 
 bool aligned16(const void* p) {
@@ -375,25 +540,42 @@ bool aligned16(const void* p) {
 }  // namespace
 
 bool gemm_small_m_supported(const SmallMGemmParams& p) {
-  return p.m >= 1 && p.m <= kSmallMMaxM && p.n >= 1 && p.k >= 16 && p.k % 16 == 0 && aligned16(p.x) && aligned16(p.w) &&
-         aligned16(p.y) && p.n < (int64_t{1} << 31) && p.k < (int64_t{1} << 31);
+  const bool base = p.m >= 1 && p.m <= kSmallMMaxM && p.n >= 1 && p.k >= 16 && p.k % 16 == 0 && aligned16(p.w) &&
+                    p.n < (int64_t{1} << 31) && p.k < (int64_t{1} << 31);
+  if (!base) return false;
+  const bool norm = p.norm_src != nullptr, swiglu = p.swiglu_out != nullptr, residual = p.residual != nullptr;
+  if (!norm && !aligned16(p.x)) return false;
+  if (!swiglu && !aligned16(p.y)) return false;
+  if (!norm && !swiglu && !residual) return true;
+  if (p.k % kBoxK != 0 || (swiglu && residual) || (norm && residual)) return false;
+  if (norm && (!aligned16(p.norm_src) || !aligned16(p.norm_w) || (p.norm_out != nullptr && !aligned16(p.norm_out))))
+    return false;
+  if (norm && !swiglu && !p.out_f32) return false;
+  if (residual && !p.out_f32) return false;
+  if (swiglu && p.n % (2 * kRows) != 0) return false;
+  return true;
 }
 
 void gemm_small_m_prepare() {
-  allow_smem<1, false>(), allow_smem<2, false>(), allow_smem<3, false>(), allow_smem<4, false>();
-  allow_smem<1, true>(), allow_smem<2, true>(), allow_smem<3, true>(), allow_smem<4, true>();
+  prepare_nb<1>(), prepare_nb<2>(), prepare_nb<3>(), prepare_nb<4>();
 }
 
 void gemm_small_m(const SmallMGemmParams& p, cudaStream_t stream) {
   if (!gemm_small_m_supported(p)) {
-    fail("cuda gemm_small_m", "unsupported shape M=" + std::to_string(p.m) + " N=" + std::to_string(p.n) +
+    fail("cuda gemm_small_m", "unsupported shape or fusion: M=" + std::to_string(p.m) + " N=" + std::to_string(p.n) +
                                   " K=" + std::to_string(p.k) + " (needs 1 <= M <= " + std::to_string(kSmallMMaxM) +
-                                  ", K a multiple of 16, 16-byte aligned pointers)");
+                                  ", K a multiple of 16 (of 64 when fused), 16-byte aligned pointers; see "
+                                  "gemm_small_m.cuh)");
   }
-  if (p.out_f32) {
-    launch_nb<true>(p, stream);
-  } else {
-    launch_nb<false>(p, stream);
+  switch ((p.m + 7) / 8) {
+    case 1:
+      return launch_nb<1>(p, stream);
+    case 2:
+      return launch_nb<2>(p, stream);
+    case 3:
+      return launch_nb<3>(p, stream);
+    default:
+      return launch_nb<4>(p, stream);
   }
 }
 

@@ -10,9 +10,21 @@
 // for its small-M buckets: it verifies the bits against its cuBLASLt reference rows at start-up and uses the kernel
 // only where they are equal.
 //
-// Work split: one warp (one CTA) per 16 rows of W, streaming them over K through a ring of tensor-copied stages in
-// shared memory; no split over K. Launched as a programmatic dependent (pdl.cuh): it streams its first weight stages
-// while the kernel ahead of it finishes.
+// Fusions (a decode step's short kernels folded into the GEMMs around them, each bit for bit the standalone kernel it
+// replaces: both use kernels/cuda/row_math.cuh, and tests/cuda/gemm_small_m_test.cu compares them):
+//  - norm prologue (norm_src): X is not read; it is rmsnorm(norm_src) * norm_w in bf16, as add_rmsnorm (rmsnorm.cuh)
+//    would have written it, computed by every CTA for itself (the row's sum of squares, then each stage's columns);
+//    CTA 0 also stores it to norm_out when given (so the buffer the norm would have written holds it anyway);
+//  - residual epilogue (residual): y (fp32) is stored and also added to residual[m, n] (fp32, residual + y): the add
+//    of add_rmsnorm, whose norm then moves into the next GEMM's prologue;
+//  - SwiGLU epilogue (swiglu_out): W is a stacked [gate; up] matrix of n = 2 h rows; each CTA computes 16 gate rows and
+//    the 16 matching up rows and stores swiglu_out[m, h] = bf16(silu(gate) * up) (swiglu.cuh's arithmetic); y is not
+//    written.
+// Fused variants need K % 64 == 0; norm + residual and residual + SwiGLU are not offered.
+//
+// Work split: one warp (one CTA) per 16 rows of W (SwiGLU: per 16 gate and 16 up rows), streaming them over K through a
+// ring of tensor-copied stages in shared memory; no split over K. Launched as a programmatic dependent (pdl.cuh): it
+// streams its first weight stages while the kernel ahead of it finishes.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -24,15 +36,24 @@ namespace verbatim::cuda_kernels {
 inline constexpr int64_t kSmallMMaxM = 32;
 
 struct SmallMGemmParams {
-  const void* x = nullptr;  // [m, k] bf16, row stride k
+  const void* x = nullptr;  // [m, k] bf16, row stride k (not read with norm_src)
   const void* w = nullptr;  // [n, k] bf16, row stride k
-  void* y = nullptr;        // [m, n], bf16 or fp32 (out_f32), row stride n
+  void* y = nullptr;        // [m, n], bf16 or fp32 (out_f32), row stride n (not written with swiglu_out)
   int64_t m = 0, n = 0, k = 0;
   bool out_f32 = false;
+  // Norm prologue: X = rmsnorm(norm_src[m, k] fp32, norm_eps) * norm_w[k] (bf16), also stored to norm_out (bf16
+  // [m, k]) where given.
+  const float* norm_src = nullptr;
+  const void* norm_w = nullptr;
+  float norm_eps = 0.0f;
+  void* norm_out = nullptr;
+  float* residual = nullptr;   // residual epilogue: residual[m, n] += y (needs out_f32)
+  void* swiglu_out = nullptr;  // SwiGLU epilogue: [m, n / 2] bf16
 };
 
-// Whether the kernel serves this shape: 1 <= m <= kSmallMMaxM, n >= 1, k a positive multiple of 16, and x, w, y
-// 16-byte aligned.
+// Whether the kernel serves this shape and fusion: 1 <= m <= kSmallMMaxM, n >= 1, k a positive multiple of 16 (of 64
+// when fused), the pointers it uses 16-byte aligned; norm_src with out_f32 or swiglu_out; residual with out_f32 and
+// without norm_src or swiglu_out; swiglu_out with n a multiple of 32.
 bool gemm_small_m_supported(const SmallMGemmParams& p);
 
 // Lets the kernels use the shared memory they need (over the default 48 KiB): once per device (and process) before

@@ -1,34 +1,67 @@
 #include "kernels/cuda/pdl.cuh"
-#include "kernels/cuda/reduce.cuh"
 #include "kernels/cuda/rmsnorm.cuh"
+#include "kernels/cuda/row_math.cuh"
 
 namespace verbatim::cuda_kernels {
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kThreads = 32 * detail::kRmsChains;  // one row per block: warp c runs chain c of every lane
 
+// The row's sum of squares in row_math.cuh's order (warp c computes chain c of each lane; warp 0 then combines the
+// chains of its lane); the residual add (where given) happens in the same pass, each thread over the groups it owns,
+// so the values squared are the new residual's.
 template <typename Out>
-__global__ void add_rmsnorm_kernel(float* __restrict__ residual, const float* __restrict__ x,
-                                   const __nv_bfloat16* __restrict__ w, Out* __restrict__ out, RmsNormParams p) {
+__global__ void __launch_bounds__(kThreads)
+    add_rmsnorm_kernel(float* __restrict__ residual, const float* __restrict__ x, const __nv_bfloat16* __restrict__ w,
+                       Out* __restrict__ out, RmsNormParams p) {
   pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
-  __shared__ float shared[32];
+  __shared__ float part[detail::kRmsChains][32];
+  __shared__ float inv_shared;
   const int64_t r = blockIdx.x;
-  const float* xr = x + r * p.n;
-  float* res = residual != nullptr ? residual + r * p.n : nullptr;
-  float ss = 0.0f;
-  for (int64_t i = threadIdx.x; i < p.n; i += kThreads) {
-    float v = xr[i];
-    if (res != nullptr) {
-      v = res[i] + v;
-      res[i] = v;
-    }
-    ss += v * v;
-  }
-  ss = detail::block_sum<kThreads>(ss, shared);
-  const float inv = 1.0f / sqrtf(ss / static_cast<float>(p.n) + p.eps);
+  const int c = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  const int64_t n = p.n, groups = n / 4;
+  const float* xr = x + r * n;
+  float* res = residual != nullptr ? residual + r * n : nullptr;
   const float* src = res != nullptr ? res : xr;  // each thread re-reads only what it wrote itself
-  Out* o = out + r * p.n;
-  for (int64_t i = threadIdx.x; i < p.n; i += kThreads) detail::store_f(o, i, __bfloat162float(w[i]) * (src[i] * inv));
+  const bool vec4 = detail::row_vec4(xr, n) && (res == nullptr || detail::row_vec4(res, n));
+  float ss = 0.0f;
+#pragma unroll 4
+  for (int64_t g = lane + 32 * c; g < groups; g += kThreads) {
+    float4 v = detail::load_group(xr, g, vec4);
+    if (res != nullptr) {
+      const float4 a = detail::load_group(res, g, vec4);
+      v = make_float4(__fadd_rn(a.x, v.x), __fadd_rn(a.y, v.y), __fadd_rn(a.z, v.z), __fadd_rn(a.w, v.w));
+      if (vec4) {
+        reinterpret_cast<float4*>(res)[g] = v;
+      } else {
+        res[4 * g] = v.x, res[4 * g + 1] = v.y, res[4 * g + 2] = v.z, res[4 * g + 3] = v.w;
+      }
+    }
+    ss = detail::sumsq_group(ss, v);
+  }
+  const bool tail = c == 0 && lane < n % 4;
+  const int64_t ti = 4 * groups + lane;
+  if (tail && res != nullptr) res[ti] = __fadd_rn(res[ti], xr[ti]);
+  part[c][lane] = ss;
+  __syncthreads();
+  if (c == 0) {
+    float chain[detail::kRmsChains];
+#pragma unroll
+    for (int k = 0; k < detail::kRmsChains; ++k) chain[k] = part[k][lane];
+    const float total = detail::warp_sum(detail::rms_lane_partial(chain, src, n, lane));
+    if (lane == 0) inv_shared = detail::inv_rms(total, n, p.eps);
+  }
+  __syncthreads();
+  const float inv = inv_shared;
+  Out* o = out + r * n;
+  for (int64_t g = lane + 32 * c; g < groups; g += kThreads) {
+    const float4 v = detail::load_group(src, g, vec4);
+    detail::store_f(o, 4 * g, detail::rms_apply(v.x, inv, __bfloat162float(w[4 * g])));
+    detail::store_f(o, 4 * g + 1, detail::rms_apply(v.y, inv, __bfloat162float(w[4 * g + 1])));
+    detail::store_f(o, 4 * g + 2, detail::rms_apply(v.z, inv, __bfloat162float(w[4 * g + 2])));
+    detail::store_f(o, 4 * g + 3, detail::rms_apply(v.w, inv, __bfloat162float(w[4 * g + 3])));
+  }
+  if (tail) detail::store_f(o, ti, detail::rms_apply(src[ti], inv, __bfloat162float(w[ti])));
 }
 
 }  // namespace
@@ -37,12 +70,12 @@ void add_rmsnorm(float* residual, const float* x, const void* w, void* out, DTyp
                  const RmsNormParams& p, cudaStream_t stream) {
   if (rows <= 0) return;
   const auto* wb = static_cast<const __nv_bfloat16*>(w);
+  const auto blocks = static_cast<unsigned>(rows);
   if (out_dtype == DType::BF16) {
-    launch_pdl(add_rmsnorm_kernel<__nv_bfloat16>, static_cast<unsigned>(rows), kThreads, 0, stream, residual, x, wb,
+    launch_pdl(add_rmsnorm_kernel<__nv_bfloat16>, blocks, kThreads, 0, stream, residual, x, wb,
                static_cast<__nv_bfloat16*>(out), p);
   } else {
-    launch_pdl(add_rmsnorm_kernel<float>, static_cast<unsigned>(rows), kThreads, 0, stream, residual, x, wb,
-               static_cast<float*>(out), p);
+    launch_pdl(add_rmsnorm_kernel<float>, blocks, kThreads, 0, stream, residual, x, wb, static_cast<float*>(out), p);
   }
 }
 

@@ -1,5 +1,6 @@
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/reduce.cuh"
+#include "kernels/cuda/row_math.cuh"
 #include "kernels/cuda/swiglu.cuh"
 
 namespace verbatim::cuda_kernels {
@@ -13,9 +14,7 @@ __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __res
   pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (i >= n) return;
-  const float g = gate[i];
-  const float silu = g / (1.0f + expf(-g));
-  detail::store_f(out, i, silu * up[i]);
+  detail::store_f(out, i, detail::swiglu_one(gate[i], up[i]));
 }
 
 template <typename Out>
@@ -25,9 +24,7 @@ __global__ void swiglu_rows_kernel(const float* __restrict__ gate, const float* 
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (i >= n) return;
   const int64_t r = i / cols, c = i % cols;
-  const float g = gate[r * ld + c];
-  const float silu = g / (1.0f + expf(-g));
-  detail::store_f(out, i, silu * up[r * ld + c]);
+  detail::store_f(out, i, detail::swiglu_one(gate[r * ld + c], up[r * ld + c]));
 }
 
 }  // namespace
