@@ -4,6 +4,7 @@
 //                     GB/s of weights read, vs StreamRead; bf16 at llama2-110m shapes
 //   Gemm              m = 16, 64: GFLOP/s of the invariant kernel (bf16 and f32 weights) vs OpenBLAS sgemm (f32)
 //   Attention         one decode row per sequence, invariant vs split-KV, at a few context lengths
+//   AttentionBf16Kv   the invariant one over a bf16 cache (cpu_kv bf16)
 //   DecodeStep        a whole LlamaForward decode step of a random bf16 llama2-110m, B sequences of one row each:
 //                     tokens/s, invariant vs fast
 // Arguments are {..., threads}; run with --benchmark_counters_tabular=true. Rates are per wall-clock second; on a busy
@@ -246,6 +247,35 @@ void Attention(benchmark::State& state) {
   state.counters["rows/s"] =
       benchmark::Counter(static_cast<double>(n_rows), benchmark::Counter::kIsIterationInvariantRate);
 }
+// The invariant kernel over a bf16 cache (cpu_kv bf16) of the same data rounded. Args: {rows, context, threads}.
+void AttentionBf16Kv(benchmark::State& state) {
+  const int64_t n_rows = state.range(0), ctx = state.range(1);
+  const int threads = static_cast<int>(state.range(2));
+  const kc::PagedKvLayout l{.block_size = 16, .n_kv_heads = 12, .head_dim = 64};
+  const int n_heads = 12;
+  const int64_t blocks_per_seq = (ctx + l.block_size - 1) / l.block_size;
+  const std::vector<float> kf = random_floats(static_cast<size_t>(n_rows * blocks_per_seq * l.block_floats()), 3);
+  const std::vector<float> vf = random_floats(kf.size(), 4);
+  std::vector<uint16_t> k(kf.size()), v(vf.size());
+  for (size_t i = 0; i < k.size(); ++i) k[i] = verbatim::f32_to_bf16(kf[i]), v[i] = verbatim::f32_to_bf16(vf[i]);
+  const std::vector<float> q = random_floats(static_cast<size_t>(n_rows * n_heads * l.head_dim), 5);
+  std::vector<float> out(q.size());
+  std::vector<int32_t> table(static_cast<size_t>(n_rows * blocks_per_seq));
+  for (size_t i = 0; i < table.size(); ++i) table[i] = static_cast<int32_t>(i);
+  std::vector<int32_t> positions(n_rows, static_cast<int32_t>(ctx - 1));
+  std::vector<const int32_t*> blocks(n_rows);
+  for (int64_t r = 0; r < n_rows; ++r) blocks[r] = table.data() + r * blocks_per_seq;
+  const kc::PagedRows rows{.n_rows = n_rows, .positions = positions.data(), .blocks = blocks.data()};
+  std::vector<float> scratch(kc::paged_attention_scratch_floats(ctx, threads));
+  for (auto _ : state) {
+    kc::paged_attention(q.data(), k.data(), v.data(), rows, out.data(), scratch.data(), scratch.size(),
+                        {.n_heads = n_heads, .kv = l, .threads = threads});
+    benchmark::ClobberMemory();
+  }
+  state.counters["rows/s"] =
+      benchmark::Counter(static_cast<double>(n_rows), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // ---- A whole decode step -------------------------------------------------------------------------------------------
 
 // A Model with random bf16 weights of llama2-110m's shapes (stories110M: dim 768, 12 layers, 12 heads, vocab 32000).
@@ -335,6 +365,9 @@ void register_all(bool real_time) {
   timed(benchmark::RegisterBenchmark("Gemm/openblas", GemmOpenBlas)->Apply(BlasArgs));
   timed(benchmark::RegisterBenchmark("Attention", Attention)
             ->ArgsProduct({{1, 16}, {128, 1024}, {1, 2}, {0, 2}})
+            ->Unit(benchmark::kMicrosecond));
+  timed(benchmark::RegisterBenchmark("AttentionBf16Kv", AttentionBf16Kv)
+            ->ArgsProduct({{1, 16}, {128, 1024}, {1, 2}})
             ->Unit(benchmark::kMicrosecond));
   timed(benchmark::RegisterBenchmark("DecodeStep", DecodeStep)
             ->ArgsProduct({{0, 1}, {1, 16}, {1, 2}})

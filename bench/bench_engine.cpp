@@ -1,7 +1,7 @@
 // End-to-end engine throughput (a plain main, not Google Benchmark):
 //
 //   bench_engine --model DIR [--threads N] [--streams 1,4,16,64] [--tokens 64] [--prompt-len 16]
-//                [--modes invariant,fast] [--seed 1] [--cpu-matmul fp32|bf16]
+//                [--modes invariant,fast] [--seed 1] [--cpu-matmul fp32|bf16] [--cpu-kv fp32|bf16]
 //
 // For each mode and stream count S: one Engine (cpu backend, the given threads, a KV cache sized for the run), S
 // requests with distinct random prompts of prompt-len tokens, max_tokens = tokens, ignore_eos, greedy. A warm-up run
@@ -328,7 +328,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   std::vector<int> streams = {1, 4, 16, 64};
   std::vector<std::string> modes = {"invariant", "fast"};
-  std::string cpu_matmul = "fp32";
+  std::string cpu_matmul = "fp32", cpu_kv = "fp32";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -354,10 +354,13 @@ int main(int argc, char** argv) {
       seed = std::stoull(next());
     } else if (a == "--cpu-matmul") {
       cpu_matmul = next();
+    } else if (a == "--cpu-kv") {
+      cpu_kv = next();
     } else {
       std::fprintf(stderr,
                    "usage: bench_engine --model DIR [--threads N] [--streams 1,4,16,64] [--tokens 64] "
-                   "[--prompt-len 16] [--modes invariant,fast] [--seed 1] [--cpu-matmul fp32|bf16]\n");
+                   "[--prompt-len 16] [--modes invariant,fast] [--seed 1] [--cpu-matmul fp32|bf16] "
+                   "[--cpu-kv fp32|bf16]\n");
       return 2;
     }
   }
@@ -372,11 +375,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--cpu-matmul: %s\n", e.what());
     return 2;
   }
+  verbatim::backend::CpuKv kv = verbatim::backend::CpuKv::Fp32;
+  try {
+    kv = verbatim::backend::parse_cpu_kv(cpu_kv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "--cpu-kv: %s\n", e.what());
+    return 2;
+  }
 
   const auto model = Model::load(model_dir);
   const WeightBytes wb = weight_bytes(*model);
-  std::printf("kernels: %s; cpu_matmul %s\n", verbatim::backend::cpu_kernel_paths().c_str(),
-              verbatim::backend::cpu_matmul_name(matmul));
+  std::printf("kernels: %s; cpu_matmul %s; cpu_kv %s\n", verbatim::backend::cpu_kernel_paths().c_str(),
+              verbatim::backend::cpu_matmul_name(matmul), verbatim::backend::cpu_kv_name(kv));
   std::printf("model %s: %d layers, dim %d, vocab %d\n", model_dir.c_str(), model->config.n_layers, model->config.dim,
               model->config.vocab_size);
   std::printf(
@@ -421,6 +431,7 @@ int main(int argc, char** argv) {
       opt.mode = verbatim::parse_mode(mode_str);
       opt.threads = threads;
       opt.cpu_matmul = matmul;
+      opt.cpu_kv = kv;
       opt.max_running = std::max(opt.max_running, s);
       opt.max_logits = std::max(opt.max_logits, s);
       const int blocks_per_req = (prompt_len + tokens + opt.block_size - 1) / opt.block_size + 1;

@@ -32,6 +32,16 @@ CpuMatmul parse_cpu_matmul(const std::string& name) {
   fail("cpu_matmul", "unknown value \"" + name + "\" (expected fp32 or bf16)");
 }
 
+const char* cpu_kv_name(CpuKv k) {
+  return k == CpuKv::Bf16 ? "bf16" : "fp32";
+}
+
+CpuKv parse_cpu_kv(const std::string& name) {
+  if (name == "fp32") return CpuKv::Fp32;
+  if (name == "bf16") return CpuKv::Bf16;
+  fail("cpu_kv", "unknown value \"" + name + "\" (expected fp32 or bf16)");
+}
+
 std::vector<Weight> Backend::upload_group(std::span<const Tensor* const> tensors) {
   std::vector<Weight> out;
   out.reserve(tensors.size());

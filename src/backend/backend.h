@@ -175,10 +175,23 @@ enum class CpuMatmul { Fp32, Bf16 };
 const char* cpu_matmul_name(CpuMatmul m);
 CpuMatmul parse_cpu_matmul(const std::string& name);
 
+// The element type of the CPU backend's paged KV cache (the option cpu_kv):
+//   Fp32  K and V stored as computed: bitwise the reference model (LlamaReference). The default.
+//   Bf16  K and V rounded to bf16 (nearest even) when written, widened to fp32 (exactly) when attention reads them;
+//         the attention's arithmetic and order are the fp32 path's, so the model is "fp32 on bf16-rounded K/V": still
+//         batch invariant, but not the reference's bits. Half the cache's bytes (kv_element_bytes() = 2), so half
+//         the attention's reads, and twice the positions in the same kv_cache_bytes. Runs on any CPU.
+enum class CpuKv { Fp32, Bf16 };
+
+// "fp32" / "bf16"; parse_cpu_kv throws Error (naming cpu_kv) for anything else.
+const char* cpu_kv_name(CpuKv k);
+CpuKv parse_cpu_kv(const std::string& name);
+
 struct CpuBackendOptions {
   Mode mode = Mode::Invariant;
   int threads = 1;  // OpenMP threads for this backend's ops (no global setting is touched)
   CpuMatmul matmul = CpuMatmul::Fp32;
+  CpuKv kv = CpuKv::Fp32;
 };
 std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options);
 

@@ -9,7 +9,8 @@
 namespace verbatim::backend {
 
 std::unique_ptr<Backend> make_backend(const BackendConfig& c) {
-  if (c.name == "cpu") return make_cpu_backend({.mode = c.mode, .threads = c.threads, .matmul = c.cpu_matmul});
+  if (c.name == "cpu")
+    return make_cpu_backend({.mode = c.mode, .threads = c.threads, .matmul = c.cpu_matmul, .kv = c.cpu_kv});
   if (c.name == "cuda") {
 #ifdef VERBATIM_HAVE_CUDA
     CudaBackendOptions o;

@@ -15,6 +15,7 @@ struct BackendConfig {
   Mode mode = Mode::Invariant;
   int threads = 1;                          // cpu
   CpuMatmul cpu_matmul = CpuMatmul::Fp32;   // cpu: the linear layers' arithmetic (backend/backend.h)
+  CpuKv cpu_kv = CpuKv::Fp32;               // cpu: the KV cache's element type (backend/backend.h)
   int max_rows = 512;                       // cuda: most rows in one step (the GEMMs are verified up to this M)
   int max_logits = 64;                      // cuda: most logit rows in one step
   bool graphs = true;                       // cuda: CUDA graphs for decode steps

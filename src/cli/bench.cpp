@@ -15,6 +15,7 @@
 #include "cli/backend_default.h"
 #include "cli/bench_http.h"
 #include "cli/commands.h"
+#include "cli/cpu_kv_option.h"
 #include "cli/cpu_matmul_option.h"
 #include "cli/progress.h"
 #include "util/error.h"
@@ -198,6 +199,7 @@ void register_bench(CLI::App& app, int& exit_code) {
   cmd->add_option("--backend", opt->backend, "cpu or cuda (default: cuda when available, else cpu)");
   cmd->add_option("--threads", opt->bench.engine.threads, "CPU threads")->capture_default_str();
   add_cpu_matmul_option(cmd, opt->bench.engine);
+  add_cpu_kv_option(cmd, opt->bench.engine);
   cmd->add_option("--max-batch-tokens", opt->bench.engine.max_batch_tokens, "rows per step")->capture_default_str();
   cmd->add_option("--kv-cache-mb", opt->kv_cache_mb, "KV cache size (default: 1024 on the CPU, 16384 on a GPU)");
   cmd->add_option("--warmup", opt->bench.warmup, "untimed short requests first (in process)")->capture_default_str();

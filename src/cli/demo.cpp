@@ -14,6 +14,7 @@
 #include "app/model_bundle.h"
 #include "cli/backend_default.h"
 #include "cli/commands.h"
+#include "cli/cpu_kv_option.h"
 #include "cli/cpu_matmul_option.h"
 #include "cli/progress.h"
 #include "model/default_model.h"
@@ -276,6 +277,7 @@ void register_demo(CLI::App& app, int& exit_code) {
   cmd->add_option("--backend", opt->backend, "cpu or cuda (default: cuda when available, else cpu)");
   cmd->add_option("--threads", opt->demo.engine.threads, "CPU threads of the engine")->capture_default_str();
   add_cpu_matmul_option(cmd, opt->demo.engine);
+  add_cpu_kv_option(cmd, opt->demo.engine);
   cmd->add_option("--max-running", opt->demo.engine.max_running, "requests per step")->capture_default_str();
   cmd->add_option("--max-batch-tokens", opt->demo.engine.max_batch_tokens, "rows per step")->capture_default_str();
   cmd->add_option("--kv-cache-mb", opt->kv_cache_mb, "KV cache size (default: 256 on the CPU, 16384 on a GPU)");

@@ -9,6 +9,7 @@
 
 #include "cli/batch.h"
 #include "cli/commands.h"
+#include "cli/cpu_kv_option.h"
 #include "cli/cpu_matmul_option.h"
 #include "cli/sampling_defaults.h"
 #include "engine/engine.h"
@@ -179,6 +180,7 @@ void register_generate(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"invariant", "fast"}));
   cmd->add_option("--threads", opt->engine.threads, "CPU threads")->check(CLI::PositiveNumber);
   add_cpu_matmul_option(cmd, opt->engine);
+  add_cpu_kv_option(cmd, opt->engine);
   cmd->add_option("--backend", opt->engine.backend, "cpu (default) or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_flag(
       "--no-cuda-graphs", [opt](int64_t) { opt->engine.cuda_graphs = false; },
@@ -200,6 +202,8 @@ void register_generate(CLI::App& app, int& exit_code) {
   cmd->callback([opt, cmd, &exit_code] {
     if (opt->reference && opt->engine.cpu_matmul != backend::CpuMatmul::Fp32)
       fail("--cpu-matmul", "the --reference forward pass is fp32 only");
+    if (opt->reference && opt->engine.cpu_kv != backend::CpuKv::Fp32)
+      fail("--cpu-kv", "the --reference forward pass is fp32 only");
     if (opt->model.empty()) {
       opt->model = require_default_model("--model");
       std::fprintf(stderr, "verbatim: using the default model %s\n", opt->model.c_str());

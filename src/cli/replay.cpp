@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/cpu_kv_option.h"
 #include "cli/cpu_matmul_option.h"
 
 namespace verbatim::cli {
@@ -30,6 +31,7 @@ void register_replay(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"invariant", "fast"}));
   cmd->add_option("--threads", opt->replay.engine.threads, "with --model: CPU threads")->check(CLI::PositiveNumber);
   add_cpu_matmul_option(cmd, opt->replay.engine);
+  add_cpu_kv_option(cmd, opt->replay.engine);
   cmd->add_option("--kv-cache-mb", opt->kv_cache_mb, "with --model: KV cache size in MiB")->check(CLI::PositiveNumber);
   cmd->callback([opt, &exit_code] {
     opt->replay.engine.mode = parse_mode(opt->mode);

@@ -13,6 +13,7 @@
 
 #include "cli/backend_default.h"
 #include "cli/commands.h"
+#include "cli/cpu_kv_option.h"
 #include "cli/cpu_matmul_option.h"
 #include "model/default_model.h"
 #include "server/server.h"
@@ -106,6 +107,7 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--audit-log", opt->server.audit_log, "append one JSON line per finished request (verbatim replay)");
   cmd->add_option("--threads", opt->engine.threads, "CPU threads of the engine")->check(CLI::PositiveNumber);
   add_cpu_matmul_option(cmd, opt->engine);
+  add_cpu_kv_option(cmd, opt->engine);
   cmd->add_option("--kv-cache-mb", opt->kv_cache_mb, "KV cache size in MiB")->check(CLI::PositiveNumber);
   cmd->add_option("--block-size", opt->engine.block_size, "KV cache block size in tokens")->check(CLI::PositiveNumber);
   cmd->add_option("--max-batch-tokens", opt->engine.max_batch_tokens, "most tokens per engine step")

@@ -86,6 +86,8 @@ void EngineOptions::validate() const {
   if (cpu_matmul != backend::CpuMatmul::Fp32 && backend != "cpu")
     fail("cpu_matmul",
          std::string(backend::cpu_matmul_name(cpu_matmul)) + " applies to the cpu backend only, not " + backend);
+  if (cpu_kv != backend::CpuKv::Fp32 && backend != "cpu")
+    fail("cpu_kv", std::string(backend::cpu_kv_name(cpu_kv)) + " applies to the cpu backend only, not " + backend);
 }
 
 std::vector<int32_t> end_of_sequence_ids(const Model& model, const Tokenizer* tokenizer) {
@@ -106,6 +108,7 @@ Engine::Engine(const Model& model, const Tokenizer* tokenizer, const EngineOptio
                                     .mode = opt_.mode,
                                     .threads = opt_.threads,
                                     .cpu_matmul = opt_.cpu_matmul,
+                                    .cpu_kv = opt_.cpu_kv,
                                     .max_rows = opt_.max_batch_tokens,
                                     .max_logits = opt_.max_logits,
                                     .graphs = opt_.cuda_graphs,

@@ -31,6 +31,9 @@ struct EngineOptions {
   // backend "cpu": the linear layers' arithmetic: Fp32 (default; bitwise the reference model) or Bf16 (activations
   // rounded to bf16, AVX512_BF16 dot products; batch invariant too, other bits; backend/backend.h)
   backend::CpuMatmul cpu_matmul = backend::CpuMatmul::Fp32;
+  // backend "cpu": the KV cache's element type: Fp32 (default; bitwise the reference model) or Bf16 (K and V rounded
+  // to bf16 when stored; half the cache bytes; batch invariant too, other bits; backend/backend.h)
+  backend::CpuKv cpu_kv = backend::CpuKv::Fp32;
   int block_size = 16;
   int num_blocks = 0;  // KV cache blocks; 0: as many as kv_cache_bytes holds
   int64_t kv_cache_bytes = int64_t{256} << 20;

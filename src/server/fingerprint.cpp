@@ -106,6 +106,8 @@ Fingerprint compute_fingerprint(const Model& model, const std::string& tokenizer
   // The default (fp32) leaves the text as it was, so fingerprints of fp32 servers did not change with the option.
   if (backend == "cpu" && o.cpu_matmul != backend::CpuMatmul::Fp32)
     fp.kernels += std::string("; cpu_matmul ") + backend::cpu_matmul_name(o.cpu_matmul);
+  if (backend == "cpu" && o.cpu_kv != backend::CpuKv::Fp32)
+    fp.kernels += std::string("; cpu_kv ") + backend::cpu_kv_name(o.cpu_kv);
   fp.device = backend::device_arch(backend);
   fp.mode = mode_name(o.mode);
   if (o.mode == Mode::Fast)  // fast mode's bits depend on the batch shape, so at least pin the limits that shape it

@@ -6,8 +6,9 @@
 // requests (it is a 30-layer 135M model on a 2-core CPU), on the default model SmolLM2-135M-Instruct (when present).
 //
 // Backend: VERBATIM_TEST_BACKEND=cuda runs the whole suite on the CUDA backend (CUDA graphs on; the engines of one test
-// share one set of tuned GEMMs); without a GPU those tests skip loudly. Default: cpu. On cpu, one more case runs the
-// bf16 flavour with cpu_matmul bf16 (the AVX512_BF16 bf16-dot GEMM; skipped loudly on a CPU without it).
+// share one set of tuned GEMMs); without a GPU those tests skip loudly. Default: cpu. On cpu, two more cases run: the
+// bf16 flavour with cpu_matmul bf16 (the AVX512_BF16 bf16-dot GEMM; skipped loudly on a CPU without it), and the
+// llama flavour with cpu_kv bf16 (the bf16 KV cache).
 //
 // Randomness: every case draws from VERBATIM_TEST_SEED (printed; default: a fresh seed each run) so that repeated CI
 // runs explore new cases; a failure prints the seed that reproduces it.
@@ -97,6 +98,7 @@ struct Sizes {
   int tight_blocks = 16, tight_batch_tokens = 32, tight_others = 16, tight_attempts = 4;
   int forced_others = 6;
   backend::CpuMatmul cpu_matmul = backend::CpuMatmul::Fp32;  // cpu backend: the linear layers' arithmetic
+  backend::CpuKv cpu_kv = backend::CpuKv::Fp32;              // cpu backend: the KV cache's element type
 };
 
 class Fixture {
@@ -140,6 +142,7 @@ class Fixture {
     o.backend = test_backend();
     o.backend_shared = shared_;
     o.cpu_matmul = sz_.cpu_matmul;
+    o.cpu_kv = sz_.cpu_kv;
     return o;
   }
 
@@ -317,6 +320,22 @@ TEST(SyntheticInvarianceBf16Dot, GreedyAndSeededBitwiseUnderLoad) {
               static_cast<unsigned long long>(suite_seed()));
   fx.check_all(suite_seed() * 41, /*seeded=*/false);
   fx.check_all(suite_seed() * 43, /*seeded=*/true);
+}
+
+// The bf16 KV cache (cpu_kv bf16) too: K and V rounded to bf16 when stored change the bits, never with the batch,
+// chunking, cache hits, preemption or threads. Another flavour than the bf16-dot case (GQA, fp32 weights), greedy and
+// seeded, with as few others as that case. Runs on any CPU.
+TEST(SyntheticInvarianceBf16Kv, GreedyAndSeededBitwiseUnderLoad) {
+  if (test_backend() != "cpu") GTEST_SKIP() << "cpu_kv applies to the cpu backend only";
+  const Flavour f = flavours()[0];
+  auto model = testing::make_tiny_model(f.spec);
+  Sizes sz;
+  sz.cpu_kv = backend::CpuKv::Bf16;
+  sz.other_counts = {3, 0};
+  Fixture fx(*model, nullptr, sz);
+  std::printf("[ invariance ] %s with cpu_kv bf16, seed %llu\n", f.name, static_cast<unsigned long long>(suite_seed()));
+  fx.check_all(suite_seed() * 47, /*seeded=*/false);
+  fx.check_all(suite_seed() * 53, /*seeded=*/true);
 }
 
 TEST(Stories260KInvariance, GreedyAndSeededBitwiseUnderLoad) {

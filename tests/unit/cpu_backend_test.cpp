@@ -113,8 +113,8 @@ struct Seq {
 class Runner {
  public:
   Runner(const Model& model, Mode mode, int threads, int block_size, uint64_t block_seed,
-         backend::CpuMatmul matmul = backend::CpuMatmul::Fp32)
-      : backend_(backend::make_cpu_backend({.mode = mode, .threads = threads, .matmul = matmul})),
+         backend::CpuMatmul matmul = backend::CpuMatmul::Fp32, backend::CpuKv kv = backend::CpuKv::Fp32)
+      : backend_(backend::make_cpu_backend({.mode = mode, .threads = threads, .matmul = matmul, .kv = kv})),
         fwd_(model, *backend_, {.num_blocks = kBlocks, .block_size = block_size, .max_rows = 256, .max_logits = 256}),
         block_size_(block_size),
         vocab_(model.config.vocab_size) {
@@ -369,6 +369,45 @@ TEST_P(CpuBackendForward, Bf16DotIsInvariantAndNearReference) {
   EXPECT_GT(differing, 0);
 }
 
+// cpu_kv bf16 (K and V stored rounded to bf16): the same promises as cpu_matmul bf16 above — bitwise the same token by
+// token and prefilled in chunks beside other sequences, on 1 and 3 threads, in both modes' invariant path; different
+// from the fp32 reference (the rounding is really applied) but near it. Runs on any CPU.
+TEST_P(CpuBackendForward, Bf16KvIsInvariantAndNearReference) {
+  const TinySpec spec = GetParam().spec;
+  auto model = make_tiny_model(spec);
+  std::mt19937_64 rng(spec.seed * 131);
+  const std::vector<int32_t> tokens = random_tokens(rng, 29, spec.vocab_size);
+  Runner alone_runner(*model, Mode::Invariant, 1, 4, 6, backend::CpuMatmul::Fp32, backend::CpuKv::Bf16);
+  const Logits alone = alone_runner.run_alone(tokens, std::vector<int>(29, 1));
+  Runner runner(*model, Mode::Invariant, 3, 4, 7, backend::CpuMatmul::Fp32, backend::CpuKv::Bf16);
+  Seq target(tokens);
+  std::vector<Seq> others;
+  others.reserve(8);
+  for (int i = 0; i < 3; ++i) others.push_back(Seq(random_tokens(rng, 5 + 9 * i, spec.vocab_size)));
+  for (int n : random_chunks(rng, 29, 7)) {
+    std::vector<std::pair<Seq*, int>> work = {{&target, n}};
+    for (Seq& o : others)
+      if (!o.finished()) work.push_back({&o, std::min(3, static_cast<int>(o.tokens.size()) - o.done)});
+    runner.step(work);
+  }
+  EXPECT_TRUE(same_bits(target.logits, alone)) << first_difference(target.logits, alone);
+  const Logits want = reference_logits(*model, tokens);
+  int differing = 0;
+  double worst = 0.0;
+  for (size_t p = 0; p < want.size(); ++p) {
+    differing += std::memcmp(alone[p].data(), want[p].data(), want[p].size() * sizeof(float)) != 0;
+    float scale = 0.0f;
+    for (float x : want[p]) scale = std::max(scale, std::abs(x));
+    for (size_t i = 0; i < want[p].size(); ++i) {
+      worst = std::max(worst, std::abs(static_cast<double>(alone[p][i]) - want[p][i]) / (scale + 1e-6));
+      ASSERT_NEAR(alone[p][i], want[p][i], 3e-2 * scale + 1e-4) << spec.label << " pos " << p << " logit " << i;
+    }
+  }
+  std::printf("cpu_kv bf16, %s: %d of %zu positions differ from the fp32 reference, worst |diff| / max|logit| = %.2e\n",
+              spec.label.c_str(), differing, want.size(), worst);
+  EXPECT_GT(differing, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Flavours, CpuBackendForward, ::testing::ValuesIn(cases()),
                          [](const ::testing::TestParamInfo<Case>& info) { return info.param.spec.label; });
 
@@ -418,6 +457,12 @@ TEST(CpuBackend, ModesOptionsAndShapeErrors) {
   EXPECT_EQ(backend::parse_cpu_matmul("bf16"), backend::CpuMatmul::Bf16);
   EXPECT_STREQ(backend::cpu_matmul_name(backend::CpuMatmul::Bf16), "bf16");
   EXPECT_NE(error_of([] { backend::parse_cpu_matmul("int8"); }).find("cpu_matmul"), std::string::npos);
+  EXPECT_EQ(backend::parse_cpu_kv("fp32"), backend::CpuKv::Fp32);
+  EXPECT_EQ(backend::parse_cpu_kv("bf16"), backend::CpuKv::Bf16);
+  EXPECT_STREQ(backend::cpu_kv_name(backend::CpuKv::Bf16), "bf16");
+  EXPECT_STREQ(backend::cpu_kv_name(backend::CpuKv::Fp32), "fp32");
+  EXPECT_NE(error_of([] { backend::parse_cpu_kv("fp8"); }).find("cpu_kv"), std::string::npos);
+  EXPECT_EQ(backend::make_cpu_backend({.kv = backend::CpuKv::Bf16})->kv_element_bytes(), 2);
   // Without AVX512_BF16 the bf16 option fails at creation, naming the feature; with it, the backend starts.
   const std::string bf16_error = error_of([] { backend::make_cpu_backend({.matmul = backend::CpuMatmul::Bf16}); });
   if (kernels::cpu::gemm_bf16dot_available()) {

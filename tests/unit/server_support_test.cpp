@@ -1,5 +1,6 @@
 // The server's small pieces: the fingerprint hash (deterministic, independent of thread count), UTF-8 sanitizing of
-// token strings, the OpenAI error body, the Prometheus rendering, fingerprint part comparison.
+// token strings, the OpenAI error body, the Prometheus rendering, fingerprint part comparison, and the CPU options the
+// fingerprint's kernels part names.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "server/hash.h"
 #include "server/metrics.h"
 #include "server/responses.h"
+#include "support/test_support.h"
 
 namespace verbatim::server {
 namespace {
@@ -111,6 +113,24 @@ TEST(ServerFingerprint, PartsRoundTripAndDiffer) {
   b.build = "b2";
   EXPECT_EQ(a.differing_parts(b), "weights, build");
   EXPECT_FALSE(build_info().empty());
+}
+
+// cpu_kv bf16 (the bf16 KV cache) changes the bits, so the fingerprint's kernels part names it; the default (fp32)
+// leaves the text as it was.
+TEST(ServerFingerprint, NamesTheCpuKvOption) {
+  VERBATIM_REQUIRE_SHARED(bin, "models/stories260K/stories260K.bin");
+  VERBATIM_REQUIRE_SHARED(tok, "models/stories260K/tok512.bin");
+  auto model = Model::load(bin);
+  EngineOptions o;
+  o.num_blocks = 8;
+  const Engine fp32(*model, nullptr, o);
+  o.cpu_kv = backend::CpuKv::Bf16;
+  const Engine bf16(*model, nullptr, o);
+  const Fingerprint a = compute_fingerprint(*model, tok, fp32), b = compute_fingerprint(*model, tok, bf16);
+  EXPECT_EQ(a.kernels.find("cpu_kv"), std::string::npos) << a.kernels;
+  EXPECT_NE(b.kernels.find("; cpu_kv bf16"), std::string::npos) << b.kernels;
+  EXPECT_EQ(a.differing_parts(b), "kernels");
+  EXPECT_NE(a.value, b.value);
 }
 
 }  // namespace

@@ -159,14 +159,15 @@ class CpuBackend final : public Backend {
     kv_ = l;
     kv_layout_ = {.block_size = l.block_size, .n_kv_heads = l.n_kv_heads, .head_dim = l.head_dim};
     layer_floats_ = checked_product({l.num_blocks, kv_layout_.block_floats()}, "the KV cache");
-    const size_t bytes = checked_product({static_cast<int64_t>(layer_floats_), l.n_layers, 4}, "the KV cache");
+    const size_t bytes =
+        checked_product({static_cast<int64_t>(layer_floats_), l.n_layers, kv_element_bytes()}, "the KV cache");
     k_cache_ = map_huge(bytes, "the K cache");
     v_cache_ = map_huge(bytes, "the V cache");
     prefault(k_cache_.get(), bytes, opt_.threads);
     prefault(v_cache_.get(), bytes, opt_.threads);
   }
 
-  int kv_element_bytes() const override { return 4; }
+  int kv_element_bytes() const override { return opt_.kv == CpuKv::Bf16 ? 2 : 4; }
 
   void begin_step(const StepPlan& plan) override {
     if (!k_cache_) fail(kWhere, "begin_step before alloc_kv_cache");
@@ -263,7 +264,13 @@ class CpuBackend final : public Backend {
     check_layer(layer);
     rows(k, kv_layout_.kv_dim(), "kv_write k");
     rows(v, kv_layout_.kv_dim(), "kv_write v");
-    kc::paged_kv_write(f32(k), f32(v), rows_, k_layer(layer), v_layer(layer), kv_layout_, opt_.threads);
+    if (opt_.kv == CpuKv::Bf16) {
+      kc::paged_kv_write(f32(k), f32(v), rows_, layer_cache<uint16_t>(k_cache_, layer),
+                         layer_cache<uint16_t>(v_cache_, layer), kv_layout_, opt_.threads);
+    } else {
+      kc::paged_kv_write(f32(k), f32(v), rows_, layer_cache<float>(k_cache_, layer),
+                         layer_cache<float>(v_cache_, layer), kv_layout_, opt_.threads);
+    }
   }
 
   void attention(int layer, Act q, int n_heads, Act out) override {
@@ -273,18 +280,10 @@ class CpuBackend final : public Backend {
       fail(kWhere, "attention: n_heads is not a multiple of the cache's KV heads");
     rows(q, width, "attention q");
     rows(out, width, "attention out");
-    if (opt_.mode == Mode::Invariant) {
-      scratch_.resize(std::max(scratch_.size(), kc::paged_attention_scratch_floats(max_pos_, opt_.threads)));
-      kc::paged_attention(f32(q), k_layer(layer), v_layer(layer), rows_, f32(out), scratch_.data(), scratch_.size(),
-                          {.n_heads = n_heads, .kv = kv_layout_, .threads = opt_.threads});
+    if (opt_.kv == CpuKv::Bf16) {
+      attention_over<uint16_t>(layer, q, n_heads, out);
     } else {
-      // Flash-decoding style: a short batch is spread over the cores by splitting each row's positions.
-      const int splits = std::max(1, opt_.threads / std::max(1, plan().n_rows()));
-      const kc::SplitAttentionParams sp{
-          .n_heads = n_heads, .kv = kv_layout_, .threads = opt_.threads, .splits = splits};
-      scratch_.resize(std::max(scratch_.size(), kc::paged_attention_split_scratch_floats(rows_.n_rows, max_pos_, sp)));
-      kc::paged_attention_split(f32(q), k_layer(layer), v_layer(layer), rows_, f32(out), scratch_.data(),
-                                scratch_.size(), sp);
+      attention_over<float>(layer, q, n_heads, out);
     }
   }
 
@@ -313,6 +312,30 @@ class CpuBackend final : public Backend {
  private:
   using WeightKey = std::tuple<const void*, DType, int64_t, int64_t>;
 
+  // One layer's K (or V) cache; T: the element type of cpu_kv (float or uint16_t holding bf16).
+  template <typename T>
+  T* layer_cache(const Buffer& cache, int layer) {
+    return static_cast<T*>(cache.get()) + layer * layer_floats_;
+  }
+
+  template <typename T>
+  void attention_over(int layer, Act q, int n_heads, Act out) {
+    const T* k = layer_cache<T>(k_cache_, layer);
+    const T* v = layer_cache<T>(v_cache_, layer);
+    if (opt_.mode == Mode::Invariant) {
+      scratch_.resize(std::max(scratch_.size(), kc::paged_attention_scratch_floats(max_pos_, opt_.threads)));
+      kc::paged_attention(f32(q), k, v, rows_, f32(out), scratch_.data(), scratch_.size(),
+                          {.n_heads = n_heads, .kv = kv_layout_, .threads = opt_.threads});
+    } else {
+      // Flash-decoding style: a short batch is spread over the cores by splitting each row's positions.
+      const int splits = std::max(1, opt_.threads / std::max(1, plan().n_rows()));
+      const kc::SplitAttentionParams sp{
+          .n_heads = n_heads, .kv = kv_layout_, .threads = opt_.threads, .splits = splits};
+      scratch_.resize(std::max(scratch_.size(), kc::paged_attention_split_scratch_floats(rows_.n_rows, max_pos_, sp)));
+      kc::paged_attention_split(f32(q), k, v, rows_, f32(out), scratch_.data(), scratch_.size(), sp);
+    }
+  }
+
   const StepPlan& plan() const {
     if (plan_ == nullptr) fail(kWhere, "op called outside begin_step / end_step");
     return *plan_;
@@ -335,9 +358,6 @@ class CpuBackend final : public Backend {
     if (!k_cache_ || layer < 0 || layer >= kv_.n_layers)
       fail(kWhere, "layer " + std::to_string(layer) + " has no cache");
   }
-
-  float* k_layer(int layer) { return static_cast<float*>(k_cache_.get()) + layer * layer_floats_; }
-  float* v_layer(int layer) { return static_cast<float*>(v_cache_.get()) + layer * layer_floats_; }
 
   // Mode::Fast, m > 1: y = x W^T by OpenBLAS sgemm on an fp32 copy of W. The output columns are cut into one slice
   // per OpenMP thread (multiples of 16 columns) and each thread calls a single-threaded sgemm on its slice, so the
@@ -438,7 +458,7 @@ class CpuBackend final : public Backend {
   std::map<WeightKey, Buffer> fp32_;
   KvCacheLayout kv_;
   kc::PagedKvLayout kv_layout_;
-  size_t layer_floats_ = 0;  // floats of one layer's K (or V) cache: [num_blocks][block floats]
+  size_t layer_floats_ = 0;  // elements of one layer's K (or V) cache: [num_blocks][block floats]
   Buffer k_cache_, v_cache_;
 
   // The current step.

@@ -1,5 +1,5 @@
-// The CPU backend (make_cpu_backend in backend/backend.h): fp32 activations, an fp32 paged KV cache, OpenMP threads
-// owned by the backend (the num_threads clause on each op; the one global setting touched is OpenBLAS's thread
+// The CPU backend (make_cpu_backend in backend/backend.h): fp32 activations, an fp32 (or bf16) paged KV cache, OpenMP
+// threads owned by the backend (the num_threads clause on each op; the one global setting touched is OpenBLAS's thread
 // count, set to 1 in Mode::Fast).
 //
 // Mode::Invariant: every op is bitwise the reference kernel of src/kernels/cpu for each of its rows, so LlamaForward's
@@ -9,7 +9,9 @@
 //               With CpuMatmul::Bf16 (option cpu_matmul bf16) instead kernels/cpu/gemm_bf16dot.h: x rounded to bf16
 //               per row, AVX512_BF16 vdpbf16ps tiles of the same shapes; batch invariant as well, but then the
 //               logits are the bf16-dot model's, not LlamaReference's
-//   attention   kernels/cpu/paged_attention.h: threads split (row, head) pairs; fixed order over positions
+//   attention   kernels/cpu/paged_attention.h: threads split (row, head) pairs; fixed order over positions.
+//               With CpuKv::Bf16 (option cpu_kv bf16) K and V are stored rounded to bf16 and widened on load, the
+//               arithmetic unchanged: batch invariant as well, the logits those of the model on bf16-rounded K/V
 //   norms, RoPE, SwiGLU, embedding, adds: the reference expressions, threads split rows (or elements)
 // Mode::Fast: the usual batch-dependent choices, to show what invariance costs and what it prevents:
 //   matmul      m == 1: the invariant kernel (of cpu_matmul); m > 1: OpenBLAS cblas_sgemm on an fp32 copy of the
@@ -19,7 +21,8 @@
 //   attention   kernels/cpu/paged_attention_split.h with max(1, threads / rows) KV splits per row
 //
 // KV cache: [n_layers][num_blocks] blocks of block_size positions; a K block is [kv_dim][block_size] (channel-major),
-// a V block [block_size][kv_dim] (see kernels/cpu/paged_attention.h). kv_element_bytes() = 4.
+// a V block [n_kv_heads][block_size][head_dim] (see kernels/cpu/paged_attention.h). kv_element_bytes() = 4, or 2
+// with cpu_kv bf16.
 //
 // Memory: Invariant keeps one packed copy of each matmul weight (the same dtype and size as the model's); Fast keeps
 // that plus an fp32 copy (for bf16/f16 models, three times the weights in all).

@@ -1,4 +1,4 @@
-// Batch-invariant attention over a paged fp32 KV cache, GQA, for many query rows at once.
+// Batch-invariant attention over a paged KV cache (fp32, or bf16), GQA, for many query rows at once.
 //
 // Every (row, head) output is computed in EXACTLY the order of the reference kernels/cpu/attention.h over the row's
 // positions 0 .. pos (its own included):
@@ -17,6 +17,11 @@
 // The AVX-512 and AVX2 paths compute the scores of 16 / 8 positions per register (lane = position, each lane still
 // summing over the head dimension in order) and the weighted sum of V with lane = channel; the widest the CPU has
 // runs, else a portable scalar path with the same operations in the same order (the same bits on every path).
+//
+// bf16 caches (the CPU backend's cpu_kv bf16): every function below has an overload for caches of uint16_t elements
+// holding bf16 bits. The write rounds each K and V value to bf16 (round to nearest even, util/half.h f32_to_bf16);
+// the reads widen bf16 to fp32 (exact) and then run the fp32 path's operations in its order, so the output is bitwise
+// the fp32 kernel's (and the reference's) on K and V rounded to bf16, on every path. Half the bytes read per position.
 #pragma once
 
 #include <cstddef>
@@ -41,8 +46,11 @@ struct PagedRows {
 };
 
 // Stores k[r], v[r] ([n_rows, kv_dim] each, rows contiguous) at their rows' positions in one layer's caches
-// k_cache, v_cache ([num_blocks] blocks each, layouts above). Rows of one step never share a slot.
+// k_cache, v_cache ([num_blocks] blocks each, layouts above; bf16 caches: rounded to nearest even). Rows of one step
+// never share a slot.
 void paged_kv_write(const float* k, const float* v, const PagedRows& rows, float* k_cache, float* v_cache,
+                    const PagedKvLayout& l, int threads);
+void paged_kv_write(const float* k, const float* v, const PagedRows& rows, uint16_t* k_cache, uint16_t* v_cache,
                     const PagedKvLayout& l, int threads);
 
 // Which code runs: the widest this CPU has (Auto), or one named path (tests compare them; a named path must be
@@ -54,10 +62,14 @@ bool attention_path_available(AttnPath path);
 // qh: [head_dim]; blocks: the sequence's block ids; scores: [t1 - t0].
 void paged_scores(const float* qh, const float* k_cache, const int32_t* blocks, int kv_head, int64_t t0, int64_t t1,
                   float* scores, const PagedKvLayout& l, AttnPath path = AttnPath::Auto);
+void paged_scores(const float* qh, const uint16_t* k_cache, const int32_t* blocks, int kv_head, int64_t t0, int64_t t1,
+                  float* scores, const PagedKvLayout& l, AttnPath path = AttnPath::Auto);
 
 // out_h[i] = sum_t a[t - t0] * V[t][kv_head, i] for t in [t0, t1), sequential in t from +0. a: [t1 - t0];
 // out_h: [head_dim].
 void paged_weighted_values(const float* a, const float* v_cache, const int32_t* blocks, int kv_head, int64_t t0,
+                           int64_t t1, float* out_h, const PagedKvLayout& l, AttnPath path = AttnPath::Auto);
+void paged_weighted_values(const float* a, const uint16_t* v_cache, const int32_t* blocks, int kv_head, int64_t t0,
                            int64_t t1, float* out_h, const PagedKvLayout& l, AttnPath path = AttnPath::Auto);
 
 struct PagedAttentionParams {
@@ -74,6 +86,8 @@ size_t paged_attention_scratch_floats(int64_t max_pos, int threads);
 // (must not alias); k_cache, v_cache: one layer; scratch: paged_attention_scratch_floats(max position, threads).
 void paged_attention(const float* q, const float* k_cache, const float* v_cache, const PagedRows& rows, float* out,
                      float* scratch, size_t scratch_floats, const PagedAttentionParams& p);
+void paged_attention(const float* q, const uint16_t* k_cache, const uint16_t* v_cache, const PagedRows& rows,
+                     float* out, float* scratch, size_t scratch_floats, const PagedAttentionParams& p);
 
 // "avx512", "avx2" or "scalar": the path paged_attention takes on this CPU (Auto).
 const char* paged_attention_path();

@@ -20,6 +20,10 @@ size_t per_thread_scores(int64_t max_pos) {
   return (static_cast<size_t>(max_pos) + 1 + 7) / 8 * 8;
 }
 
+template <typename T>
+void split_impl(const float* q, const T* k_cache, const T* v_cache, const PagedRows& rows, float* out, float* scratch,
+                size_t scratch_floats, const SplitAttentionParams& p);
+
 }  // namespace
 
 size_t paged_attention_split_scratch_floats(int64_t n_rows, int64_t max_pos, const SplitAttentionParams& p) {
@@ -29,6 +33,19 @@ size_t paged_attention_split_scratch_floats(int64_t n_rows, int64_t max_pos, con
 
 void paged_attention_split(const float* q, const float* k_cache, const float* v_cache, const PagedRows& rows,
                            float* out, float* scratch, size_t scratch_floats, const SplitAttentionParams& p) {
+  split_impl(q, k_cache, v_cache, rows, out, scratch, scratch_floats, p);
+}
+
+void paged_attention_split(const float* q, const uint16_t* k_cache, const uint16_t* v_cache, const PagedRows& rows,
+                           float* out, float* scratch, size_t scratch_floats, const SplitAttentionParams& p) {
+  split_impl(q, k_cache, v_cache, rows, out, scratch, scratch_floats, p);
+}
+
+namespace {
+
+template <typename T>
+void split_impl(const float* q, const T* k_cache, const T* v_cache, const PagedRows& rows, float* out, float* scratch,
+                size_t scratch_floats, const SplitAttentionParams& p) {
   VERBATIM_KERNEL_CHECK(q != nullptr && k_cache != nullptr && v_cache != nullptr && out != nullptr);
   VERBATIM_KERNEL_CHECK(scratch != nullptr && p.threads > 0 && p.n_heads > 0 && p.splits > 0);
   VERBATIM_KERNEL_CHECK(p.kv.n_kv_heads > 0 && p.n_heads % p.kv.n_kv_heads == 0 && p.kv.head_dim > 0);
@@ -95,5 +112,7 @@ void paged_attention_split(const float* q, const float* k_cache, const float* v_
     }
   }
 }
+
+}  // namespace
 
 }  // namespace verbatim::kernels::cpu

@@ -25,5 +25,8 @@ size_t paged_attention_split_scratch_floats(int64_t n_rows, int64_t max_pos, con
 // As paged_attention: q, out [n_rows, n_heads * head_dim]; k_cache, v_cache: one layer.
 void paged_attention_split(const float* q, const float* k_cache, const float* v_cache, const PagedRows& rows,
                            float* out, float* scratch, size_t scratch_floats, const SplitAttentionParams& p);
+// The same over a bf16 cache (paged_attention.h): bf16 widened to fp32 on load, the same arithmetic.
+void paged_attention_split(const float* q, const uint16_t* k_cache, const uint16_t* v_cache, const PagedRows& rows,
+                           float* out, float* scratch, size_t scratch_floats, const SplitAttentionParams& p);
 
 }  // namespace verbatim::kernels::cpu
