@@ -249,6 +249,10 @@ bool CudaBackend::take_norm(ck::SmallMGemmParams& p, const void* x) {
   return true;
 }
 
+void CudaBackend::defer_norm(const float* src, const backend::Weight& w, float eps, backend::Act out, int64_t rows) {
+  norm_ = {.active = true, .src = src, .w = w.data, .eps = eps, .out = out.data, .rows = rows, .cols = w.cols};
+}
+
 void CudaBackend::launch_small_m(const ck::SmallMGemmParams& p) {
   ck::gemm_small_m(p, stream_);
   check_launch("gemm_small_m (fused)");
@@ -356,13 +360,7 @@ void CudaBackend::rmsnorm(backend::Act x, const backend::Weight& w, float eps, b
   if (!record({.op = kRmsnorm, .p = {x.data, w.data, out.data}, .f = eps})) return;
   if ((opt_.fuse & backend::kFuseNorm) != 0 && opt_.mode == Mode::Invariant && out.dtype == DType::BF16 &&
       n <= kNormFuseMaxM) {  // for the next GEMM's prologue
-    norm_ = {.active = true,
-             .src = static_cast<const float*>(x.data),
-             .w = w.data,
-             .eps = eps,
-             .out = out.data,
-             .rows = n,
-             .cols = w.cols};
+    defer_norm(static_cast<const float*>(x.data), w, eps, out, n);
     return;
   }
   ck::add_rmsnorm(nullptr, static_cast<const float*>(x.data), w.data, out.data, out.dtype, n, {.n = w.cols, .eps = eps},
@@ -386,13 +384,7 @@ void CudaBackend::add_rmsnorm(backend::Act residual, backend::Act x, const backe
   if (!record({.op = kAddRmsnorm, .p = {residual.data, x.data, w.data, out.data}, .f = eps})) return;
   if (fused) {
     launch_small_m(gp);
-    norm_ = {.active = true,
-             .src = static_cast<const float*>(residual.data),
-             .w = w.data,
-             .eps = eps,
-             .out = out.data,
-             .rows = n,
-             .cols = w.cols};
+    defer_norm(static_cast<const float*>(residual.data), w, eps, out, n);
     return;
   }
   ck::add_rmsnorm(static_cast<float*>(residual.data), static_cast<const float*>(x.data), w.data, out.data, out.dtype, n,

@@ -122,6 +122,8 @@ class CudaBackend final : public backend::Backend {
   cuda_kernels::SmallMGemmParams fusable(Gemm& g, const void* x, const void* w, void* y, int64_t m) const;
   // Takes the pending norm into p (norm prologue) when it wrote x and p supports it.
   bool take_norm(cuda_kernels::SmallMGemmParams& p, const void* x);
+  // norm_ = rmsnorm(src[rows, w.cols]) * w into out (bf16), waiting for the GEMM that reads out (settle(): standalone).
+  void defer_norm(const float* src, const backend::Weight& w, float eps, backend::Act out, int64_t rows);
   void launch_small_m(const cuda_kernels::SmallMGemmParams& p);
   void launch_pending_gemm();  // a pending group's split becomes pending_
   void settle();
