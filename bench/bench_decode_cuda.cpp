@@ -3,11 +3,11 @@
 // buffer, best of 10) divided by the bytes of weights read per decoded token (every layer tensor, the final norm,
 // the lm_head and one embedding row, as bf16 on the GPU).
 //   bench_decode_cuda --model DIR [--streams 1,8] [--tokens 256] [--prompt-len 16] [--modes invariant,fast]
-//                     [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 7]
+//                     [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 4]
 // Each (mode, S) makes an Engine (backend cuda), warms it up (one request of 8 tokens, which also captures the decode
 // graphs), then submits S requests (distinct random prompts, ignore_eos, greedy) and steps until idle. decode tok/s
 // counts the tokens generated after every prompt was computed, over the time since then. --fuse: the CUDA backend's
-// decode-step fusions, a mask (1 norm prologue, 2 residual epilogue, 4 SwiGLU epilogue; 0 none).
+// decode-step fusions, a mask (1 norm prologue, 2 residual epilogue, 4 SwiGLU epilogue, the default; 0 none).
 #include <cuda_runtime.h>
 
 #include <chrono>
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   std::string model_path, modes = "invariant,fast", streams = "1";
   int tokens = 256, prompt_len = 16, runs = 2;
   bool graphs = true, own_gemm = true;
-  unsigned fuse = 7;
+  unsigned fuse = 4;  // the backend's default (CudaBackendOptions::fuse)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: bench_decode_cuda --model DIR [--streams 1,8] [--tokens 256] [--prompt-len 16] "
-                   "[--modes invariant,fast] [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 7]\n");
+                   "[--modes invariant,fast] [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 4]\n");
       return 2;
     }
   }

@@ -19,7 +19,7 @@ struct BackendConfig {
   int max_rows = 512;                       // cuda: most rows in one step (the GEMMs are verified up to this M)
   int max_logits = 64;                      // cuda: most logit rows in one step
   bool graphs = true;                       // cuda: CUDA graphs for decode steps
-  unsigned fuse = 7;                        // cuda: decode-step fusions, CudaBackendOptions::fuse (no bit changes)
+  unsigned fuse = 4;                        // cuda: decode-step fusions, CudaBackendOptions::fuse (4: SwiGLU only)
   int64_t memory_budget_bytes = 0;          // cuda: 0 = none
   std::shared_ptr<SharedResources> shared;  // cuda: device state shared with other backends (may be null)
 };

@@ -45,7 +45,7 @@ struct EngineOptions {
   int preempt_interval = 0;  // testing: preempt the newest request every N steps (never changes an output bit)
   // backend "cuda":
   bool cuda_graphs = true;  // CUDA graphs for decode steps (never changes an output bit)
-  unsigned cuda_fuse = 7;   // decode-step fusions into the GEMMs, a mask (backend/cuda/cuda_backend.h; no bit changes)
+  unsigned cuda_fuse = 4;   // decode-step fusions into the GEMMs, a mask (backend/cuda/cuda_backend.h; no bit changes)
   int64_t gpu_memory_bytes = 0;  // memory budget on the GPU (weights + KV cache + workspaces); 0: none. With a budget
                                  // and num_blocks == 0, the KV cache gets what the budget leaves
   std::shared_ptr<backend::SharedResources> backend_shared;  // device state shared between engines (tests): each

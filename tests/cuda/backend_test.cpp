@@ -252,7 +252,8 @@ TEST(CudaBackendFusion, FusedEqualsUnfusedBitwise) {
     const ForwardOptions fo{.num_blocks = 64, .block_size = bs, .max_rows = 64, .max_logits = 64};
     backend::CudaBackendOptions on, off;
     on.max_rows = off.max_rows = 64;
-    off.fuse = false;
+    on.fuse = backend::kFuseAll;  // every fusion, not only the default's
+    off.fuse = 0;
     off.graphs = false;
     auto gon = backend::make_cuda_backend(on), goff = backend::make_cuda_backend(off);
     LlamaForward fon(*model, *gon, fo), foff(*model, *goff, fo);

@@ -26,6 +26,8 @@ namespace ck = cuda_kernels;
 // The norm prologue re-reads each fp32 row in every CTA (for its sum of squares and for X): that L2 traffic grows
 // with M, so it is fused at M <= this only (the residual and SwiGLU epilogues at every own-kernel M).
 constexpr int64_t kNormFuseMaxM = 4;
+// SwiGLU's epilogue: measured faster at M = 1 only (at M = 8, with the residual epilogue, slower; alone not measured).
+constexpr int64_t kSwigluFuseMaxM = 1;
 
 enum Op : int {
   kEmbed = 1,
@@ -419,7 +421,7 @@ void CudaBackend::matmul(backend::Act x, const backend::Weight& w, const backend
     launch_small_m(fp);
     return;
   }
-  if (fp.m > 0) {  // waits: an add_rmsnorm of y may take it with the residual epilogue
+  if (fp.m > 0 && (opt_.fuse & backend::kFuseResidual) != 0) {  // waits: an add_rmsnorm may take it (residual)
     gemm_ = {.active = true, .p = fp, .group = false, .sp = {}};
     return;
   }
@@ -597,8 +599,8 @@ void CudaBackend::swiglu(backend::Act gate, backend::Act up, backend::Act out) {
   const bool epilogue = (opt_.fuse & backend::kFuseSwiglu) != 0 && gemm_.active && gemm_.group &&
                         gemm_.sp.n_parts == 2 && gemm_.sp.out[0] == gate.data && gemm_.sp.out[1] == up.data &&
                         gemm_.sp.bias[0] == nullptr && gemm_.sp.bias[1] == nullptr && gemm_.sp.cols[0] == gate.cols &&
-                        gemm_.sp.cols[1] == gate.cols && gemm_.p.m == n && out.dtype == DType::BF16 &&
-                        ck::gemm_small_m_supported(gp);
+                        gemm_.sp.cols[1] == gate.cols && gemm_.p.m == n && n <= kSwigluFuseMaxM &&
+                        out.dtype == DType::BF16 && ck::gemm_small_m_supported(gp);
   if (epilogue) {
     gemm_.active = false;
     if (!record({.op = kSwiglu, .p = {gate.data, up.data, out.data}})) return;
