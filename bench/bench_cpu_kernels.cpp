@@ -3,6 +3,7 @@
 //   Matvec            m = 1, weights cold (rotating over >= 256 MiB of copies, as in a real decode step):
 //                     GB/s of weights read, vs StreamRead; bf16 at llama2-110m shapes
 //   Gemm              m = 16, 64: GFLOP/s of the invariant kernel (bf16 and f32 weights) vs OpenBLAS sgemm (f32)
+//   GemmBf16Operands  m = 1, 16: the bf16-dot GEMM (cpu_matmul bf16) vs the AMX one (cpu_matmul amx), GB/s, GFLOP/s
 //   Attention         one decode row per sequence, invariant vs split-KV, at a few context lengths
 //   AttentionBf16Kv   the invariant one over a bf16 cache (cpu_kv bf16)
 //   DecodeStep        a whole LlamaForward decode step of a random bf16 llama2-110m, B sequences of one row each:
@@ -12,6 +13,7 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 #include <immintrin.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -22,6 +24,8 @@
 
 #include "backend/backend.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_amx.h"
+#include "kernels/cpu/gemm_bf16dot.h"
 #include "kernels/cpu/paged_attention.h"
 #include "kernels/cpu/paged_attention_split.h"
 #include "model/llama_forward.h"
@@ -40,6 +44,15 @@ using Buffer = std::unique_ptr<uint8_t[], FreeDeleter>;
 
 Buffer aligned(size_t bytes) {
   return Buffer(static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
+}
+
+// As aligned, in 2 MiB-aligned memory with transparent huge pages asked for (as the CPU backend's weight arena).
+Buffer aligned_huge(size_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t size = (bytes + kHuge - 1) / kHuge * kHuge;
+  void* p = std::aligned_alloc(kHuge, size);
+  madvise(p, size, MADV_HUGEPAGE);  // a hint: failure leaves small pages
+  return Buffer(static_cast<uint8_t*>(p));
 }
 
 std::vector<float> random_floats(size_t n, uint64_t seed) {
@@ -161,6 +174,42 @@ void GemmInvariant(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// Args: {kernel (0 bf16-dot, 1 amx), m, n, k, threads}: the two GEMMs on bf16 operands (cpu_matmul bf16 and amx),
+// bf16 weights packed once per copy (cold: >= 256 MiB of copies, so every call reads its weights from memory).
+void GemmBf16Operands(benchmark::State& state) {
+  const bool amx = state.range(0) == 1;
+  const int64_t m = state.range(1), n = state.range(2), k = state.range(3);
+  const int threads = static_cast<int>(state.range(4));
+  if (amx ? !kc::gemm_amx_available() : !kc::gemm_bf16dot_available()) {
+    state.SkipWithError(amx ? "no AMX-BF16 here" : "no AVX512_BF16 here");
+    return;
+  }
+  const std::vector<uint8_t> wb = random_weight(DType::BF16, n, k, 7);
+  const size_t bytes = kc::gemm_bf16dot_packed_bytes(n, k);
+  std::vector<Buffer> copies;
+  for (size_t c = 0; c < std::max<size_t>(2, (size_t{256} << 20) / bytes + 1); ++c) {
+    copies.push_back(aligned_huge(bytes));
+    kc::gemm_bf16dot_pack(wb.data(), DType::BF16, copies.back().get(), {.n = n, .k = k, .threads = 1});
+  }
+  const std::vector<float> x = random_floats(static_cast<size_t>(m * k), 1);
+  std::vector<float> y(static_cast<size_t>(m * n));
+  Buffer scratch = aligned(std::max(kc::gemm_amx_scratch_bytes(m, k), kc::gemm_bf16dot_scratch_bytes(m, k)));
+  const kc::GemmBf16DotParams p{.m = m, .n = n, .k = k, .threads = threads};
+  size_t i = 0;
+  for (auto _ : state) {
+    if (amx) {
+      kc::gemm_amx(x.data(), copies[i].get(), y.data(), scratch.get(), p);
+    } else {
+      kc::gemm_bf16dot(x.data(), copies[i].get(), y.data(), scratch.get(), p);
+    }
+    i = (i + 1) % copies.size();
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(n * k) * 2, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // Args: {m, n, k, threads}: OpenBLAS sgemm on fp32 weights (what Mode::Fast runs for m > 1; sgemv for m = 1).
 // OpenBLAS runs its own threads (OPENBLAS_NUM_THREADS); `threads` only labels the row.
 void GemmOpenBlas(benchmark::State& state) {
@@ -207,6 +256,12 @@ void GemmArgs(benchmark::internal::Benchmark* b) {
     for (int64_t m : {16, 64})
       for (int64_t dt : {1, 0})
         for (const auto& s : {kShapes[0], kShapes[1], kShapes[2]}) b->Args({dt, m, s[0], s[1], threads});
+}
+void Bf16OperandArgs(benchmark::internal::Benchmark* b) {
+  for (int threads : {1, 2})
+    for (int64_t m : {1, 16})
+      for (int64_t kernel : {0, 1})
+        for (const auto& s : kShapes) b->Args({kernel, m, s[0], s[1], threads});
 }
 void BlasArgs(benchmark::internal::Benchmark* b) {
   for (int64_t m : {1, 16, 64})
@@ -363,6 +418,7 @@ void register_all(bool real_time) {
   timed(benchmark::RegisterBenchmark("Matvec/invariant", GemmInvariant)->Apply(MatvecArgs));
   timed(benchmark::RegisterBenchmark("Gemm/invariant", GemmInvariant)->Apply(GemmArgs));
   timed(benchmark::RegisterBenchmark("Gemm/openblas", GemmOpenBlas)->Apply(BlasArgs));
+  timed(benchmark::RegisterBenchmark("GemmBf16Operands", GemmBf16Operands)->Apply(Bf16OperandArgs));
   timed(benchmark::RegisterBenchmark("Attention", Attention)
             ->ArgsProduct({{1, 16}, {128, 1024}, {1, 2}, {0, 2}})
             ->Unit(benchmark::kMicrosecond));

@@ -1,7 +1,7 @@
 // End-to-end engine throughput (a plain main, not Google Benchmark):
 //
 //   bench_engine --model DIR [--threads N] [--streams 1,4,16,64] [--tokens 64] [--prompt-len 16]
-//                [--modes invariant,fast] [--seed 1] [--cpu-matmul fp32|bf16] [--cpu-kv fp32|bf16]
+//                [--modes invariant,fast] [--seed 1] [--cpu-matmul fp32|bf16|amx] [--cpu-kv fp32|bf16]
 //
 // For each mode and stream count S: one Engine (cpu backend, the given threads, a KV cache sized for the run), S
 // requests with distinct random prompts of prompt-len tokens, max_tokens = tokens, ignore_eos, greedy. A warm-up run
@@ -17,7 +17,8 @@
 // And the compute bound of batched decode: the FMA peak of one core (12 independent vfmadd chains, zmm where the CPU
 // has AVX-512, else ymm; best of 5, per second of wall time and per second of the thread's CPU time) against the matmul
 // FLOPs of one decode row (2 x the parameters of every 2-D weight and lm_head; attention is not counted). With
-// --cpu-matmul bf16 the peak is that of 12 independent zmm vdpbf16ps chains instead (2 multiply-adds per lane).
+// --cpu-matmul bf16 the peak is that of 12 independent zmm vdpbf16ps chains instead (2 multiply-adds per lane), with
+// --cpu-matmul amx that of 4 independent tdpbf16ps accumulator tiles (16 x 16 x 32 multiply-adds each).
 //
 // OpenBLAS (Mode::Fast's GEMM) picks its kernels from the CPU model at load time; OpenBLAS 0.3.21 (Debian 12) does not
 // know Sapphire/Emerald Rapids and falls back to its SSE3 "Prescott" kernels, 3-5x slower there. So when it reports
@@ -51,6 +52,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu_backend.h"
 #include "engine/engine.h"
+#include "kernels/cpu/gemm_amx.h"
 #include "kernels/cpu/gemm_bf16dot.h"
 #include "model/model.h"
 
@@ -181,23 +183,58 @@ __attribute__((target("avx512f,avx512bf16"))) void dpbf16_loop_zmm(int64_t iters
                            "xmm11");
 }
 
+// `iters` x 4 tile products 16 x 16 x 32 (bf16 in, fp32 out) into 4 independent accumulator tiles (zeros: the operands'
+// values do not change the instruction's timing). Needs gemm_amx_available() (the OS's tile permission).
+__attribute__((target("amx-tile,amx-bf16"))) void amx_loop(int64_t iters) {
+  struct alignas(64) {
+    uint8_t palette = 1, start_row = 0, reserved[14] = {};
+    uint16_t colsb[16] = {};
+    uint8_t rows[16] = {};
+  } cfg;
+  for (int t = 0; t < 8; ++t) {
+    cfg.colsb[t] = 64;
+    cfg.rows[t] = 16;
+  }
+  __asm__ volatile(""
+                   :
+                   : "r"(&cfg)
+                   : "memory");  // GCC 12 would drop the stores above as dead (kernels/cpu/gemm_amx.cpp)
+  _tile_loadconfig(&cfg);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  _tile_zero(4);
+  _tile_zero(6);
+  for (int64_t i = 0; i < iters; ++i) {
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 6);
+    _tile_dpbf16ps(2, 4, 6);
+    _tile_dpbf16ps(3, 4, 6);
+  }
+  _tile_release();
+}
+
 struct FmaPeak {
   const char* isa = "";
   double wall_gflops = 0, cpu_gflops = 0;  // one core
 };
 
 // One thread's FMA peak, best of 5 runs of ~0.2 s.
-FmaPeak fma_peak(bool bf16dot) {
+FmaPeak fma_peak(bool bf16dot, bool amx) {
   __builtin_cpu_init();
   const bool zmm = __builtin_cpu_supports("avx512f");
   FmaPeak p;
-  p.isa = bf16dot ? "avx512_bf16 zmm vdpbf16ps" : zmm ? "avx512 zmm" : "avx2 ymm";
-  const int64_t iters = 20'000'000;
-  const double flops = static_cast<double>(iters) * 12 * (zmm ? 16 : 8) * 2 * (bf16dot ? 2 : 1);
+  p.isa = amx ? "amx tdpbf16ps" : bf16dot ? "avx512_bf16 zmm vdpbf16ps" : zmm ? "avx512 zmm" : "avx2 ymm";
+  const int64_t iters = amx ? 2'000'000 : 20'000'000;
+  const double flops = amx ? static_cast<double>(iters) * 4 * 16 * 16 * 32 * 2
+                           : static_cast<double>(iters) * 12 * (zmm ? 16 : 8) * 2 * (bf16dot ? 2 : 1);
   for (int r = 0; r < 6; ++r) {
     const auto t0 = Clock::now();
     const double c0 = thread_cpu_seconds();
-    if (bf16dot) {
+    if (amx) {
+      amx_loop(iters);
+    } else if (bf16dot) {
       dpbf16_loop_zmm(iters);
     } else if (zmm) {
       fma_loop_zmm(iters);
@@ -359,7 +396,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: bench_engine --model DIR [--threads N] [--streams 1,4,16,64] [--tokens 64] "
-                   "[--prompt-len 16] [--modes invariant,fast] [--seed 1] [--cpu-matmul fp32|bf16] "
+                   "[--prompt-len 16] [--modes invariant,fast] [--seed 1] [--cpu-matmul fp32|bf16|amx] "
                    "[--cpu-kv fp32|bf16]\n");
       return 2;
     }
@@ -405,7 +442,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--cpu-matmul bf16: this CPU has no AVX512_BF16 (vdpbf16ps)\n");
     return 2;
   }
-  const FmaPeak peak = fma_peak(matmul == verbatim::backend::CpuMatmul::Bf16);
+  if (matmul == verbatim::backend::CpuMatmul::Amx && !verbatim::kernels::cpu::gemm_amx_available()) {
+    std::fprintf(stderr, "--cpu-matmul amx: this CPU (or OS) has no AMX-BF16 tile unit\n");
+    return 2;
+  }
+  const FmaPeak peak =
+      fma_peak(matmul == verbatim::backend::CpuMatmul::Bf16, matmul == verbatim::backend::CpuMatmul::Amx);
   const double peak_gflops = peak.wall_gflops * threads;  // all threads, each on its own core
   const double row_gflop = 2.0 * wb.matmul_params / 1e9;
   std::printf(

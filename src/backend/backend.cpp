@@ -23,13 +23,22 @@ Mode parse_mode(const std::string& s) {
 namespace backend {
 
 const char* cpu_matmul_name(CpuMatmul m) {
-  return m == CpuMatmul::Bf16 ? "bf16" : "fp32";
+  switch (m) {
+    case CpuMatmul::Bf16:
+      return "bf16";
+    case CpuMatmul::Amx:
+      return "amx";
+    case CpuMatmul::Fp32:
+      break;
+  }
+  return "fp32";
 }
 
 CpuMatmul parse_cpu_matmul(const std::string& name) {
   if (name == "fp32") return CpuMatmul::Fp32;
   if (name == "bf16") return CpuMatmul::Bf16;
-  fail("cpu_matmul", "unknown value \"" + name + "\" (expected fp32 or bf16)");
+  if (name == "amx") return CpuMatmul::Amx;
+  fail("cpu_matmul", "unknown value \"" + name + "\" (expected fp32, bf16 or amx)");
 }
 
 const char* cpu_kv_name(CpuKv k) {

@@ -169,9 +169,13 @@ class Backend {
 //   Bf16  activations rounded to bf16 per row, bf16 dot products (AVX512_BF16 vdpbf16ps, kernels/cpu/gemm_bf16dot.h):
 //         twice the multiply-adds per instruction; still batch invariant, but not the reference's bits. Needs a CPU
 //         with AVX512_BF16: make_cpu_backend fails, naming the feature, on one without (never a silent fallback).
-enum class CpuMatmul { Fp32, Bf16 };
+//   Amx   the same bf16 operands on the AMX tile unit (tdpbf16ps, kernels/cpu/gemm_amx.h): ~8x Bf16's multiply-adds
+//         per cycle, so a multi-row (many-stream) step costs little more than one row's weight read; batch invariant
+//         (its own bits: neither Fp32's nor Bf16's). Needs AMX-BF16 and the OS's tile permission: make_cpu_backend
+//         fails, naming them, where they are missing.
+enum class CpuMatmul { Fp32, Bf16, Amx };
 
-// "fp32" / "bf16"; parse_cpu_matmul throws Error (naming cpu_matmul) for anything else.
+// "fp32" / "bf16" / "amx"; parse_cpu_matmul throws Error (naming cpu_matmul) for anything else.
 const char* cpu_matmul_name(CpuMatmul m);
 CpuMatmul parse_cpu_matmul(const std::string& name);
 

@@ -7,8 +7,9 @@
 //
 // Backend: VERBATIM_TEST_BACKEND=cuda runs the whole suite on the CUDA backend (CUDA graphs on; the engines of one test
 // share one set of tuned GEMMs); without a GPU those tests skip loudly. Default: cpu. On cpu, two more cases run: the
-// bf16 flavour with cpu_matmul bf16 (the AVX512_BF16 bf16-dot GEMM; skipped loudly on a CPU without it), and the
-// llama flavour with cpu_kv bf16 (the bf16 KV cache).
+// bf16 flavour with cpu_matmul bf16 (the AVX512_BF16 bf16-dot GEMM; skipped loudly on a CPU without it), the same with
+// cpu_matmul amx (the AMX tile unit; skipped loudly without it), and the llama flavour with cpu_kv bf16 (the bf16 KV
+// cache).
 //
 // Randomness: every case draws from VERBATIM_TEST_SEED (printed; default: a fresh seed each run) so that repeated CI
 // runs explore new cases; a failure prints the seed that reproduces it.
@@ -24,6 +25,7 @@
 
 #include "backend/make_backend.h"
 #include "engine/engine.h"
+#include "kernels/cpu/gemm_amx.h"
 #include "kernels/cpu/gemm_bf16dot.h"
 #include "model/default_model.h"
 #include "model/model.h"
@@ -320,6 +322,25 @@ TEST(SyntheticInvarianceBf16Dot, GreedyAndSeededBitwiseUnderLoad) {
               static_cast<unsigned long long>(suite_seed()));
   fx.check_all(suite_seed() * 41, /*seeded=*/false);
   fx.check_all(suite_seed() * 43, /*seeded=*/true);
+}
+
+// The AMX GEMM (cpu_matmul amx) as well: the tile unit's own bits, never changing with the batch (tiles of 1 .. 16
+// rows), chunking, cache hits, preemption or threads. The bf16-dot case's flavour and sizes.
+TEST(SyntheticInvarianceAmx, GreedyAndSeededBitwiseUnderLoad) {
+  if (test_backend() != "cpu") GTEST_SKIP() << "cpu_matmul applies to the cpu backend only";
+  if (!kernels::cpu::gemm_amx_available())
+    GTEST_SKIP() << "*** this CPU (or OS) has no AMX-BF16 tile unit: the cpu_matmul amx invariance case is SKIPPED, "
+                    "nothing was run ***";
+  const Flavour f = flavours()[1];
+  auto model = testing::make_tiny_model(f.spec);
+  Sizes sz;
+  sz.cpu_matmul = backend::CpuMatmul::Amx;
+  sz.other_counts = {3, 0};
+  Fixture fx(*model, nullptr, sz);
+  std::printf("[ invariance ] %s with cpu_matmul amx, seed %llu\n", f.name,
+              static_cast<unsigned long long>(suite_seed()));
+  fx.check_all(suite_seed() * 47, /*seeded=*/false);
+  fx.check_all(suite_seed() * 53, /*seeded=*/true);
 }
 
 // The bf16 KV cache (cpu_kv bf16) too: K and V rounded to bf16 when stored change the bits, never with the batch,

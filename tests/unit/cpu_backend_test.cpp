@@ -26,6 +26,7 @@
 
 #include "backend/backend.h"
 #include "forward_tiny_model.h"
+#include "kernels/cpu/gemm_amx.h"
 #include "kernels/cpu/gemm_bf16dot.h"
 #include "model/llama.h"
 #include "model/llama_forward.h"
@@ -326,18 +327,17 @@ TEST_P(CpuBackendForward, FastStaysWithinToleranceOfReference) {
   }
 }
 
-// cpu_matmul bf16 (the AVX512_BF16 bf16-dot GEMM): a sequence's logits are bitwise the same token by token and
-// prefilled in chunks beside other sequences, on 1 and 3 threads; they differ from the fp32 reference's (the path is
-// really taken) but stay near them (activations rounded to bf16: a relative error of ~2^-9 per rounding).
-TEST_P(CpuBackendForward, Bf16DotIsInvariantAndNearReference) {
-  if (!kernels::cpu::gemm_bf16dot_available()) GTEST_SKIP() << "this CPU has no AVX512_BF16 (cpu_matmul bf16)";
-  const TinySpec spec = GetParam().spec;
+// cpu_matmul bf16 / amx (bf16 operands: the AVX512_BF16 bf16-dot GEMM, the AMX one): a sequence's logits are bitwise
+// the same token by token and prefilled in chunks beside other sequences, on 1 and 3 threads; they differ from the fp32
+// reference's (the path is really taken) but stay near them (activations rounded to bf16: a relative error of ~2^-9
+// per rounding).
+void check_bf16_operands_invariant_and_near_reference(const TinySpec& spec, backend::CpuMatmul matmul) {
   auto model = make_tiny_model(spec);
   std::mt19937_64 rng(spec.seed * 127);
   const std::vector<int32_t> tokens = random_tokens(rng, 29, spec.vocab_size);
-  Runner alone_runner(*model, Mode::Invariant, 1, 4, 6, backend::CpuMatmul::Bf16);
+  Runner alone_runner(*model, Mode::Invariant, 1, 4, 6, matmul);
   const Logits alone = alone_runner.run_alone(tokens, std::vector<int>(29, 1));
-  Runner runner(*model, Mode::Invariant, 3, 4, 7, backend::CpuMatmul::Bf16);
+  Runner runner(*model, Mode::Invariant, 3, 4, 7, matmul);
   Seq target(tokens);
   std::vector<Seq> others;
   others.reserve(8);
@@ -363,10 +363,36 @@ TEST_P(CpuBackendForward, Bf16DotIsInvariantAndNearReference) {
     }
   }
   std::printf(
-      "cpu_matmul bf16, %s: %d of %zu positions differ from the fp32 reference, worst |diff| / max|logit| = "
+      "cpu_matmul %s, %s: %d of %zu positions differ from the fp32 reference, worst |diff| / max|logit| = "
       "%.2e\n",
-      spec.label.c_str(), differing, want.size(), worst);
+      backend::cpu_matmul_name(matmul), spec.label.c_str(), differing, want.size(), worst);
   EXPECT_GT(differing, 0);
+}
+
+TEST_P(CpuBackendForward, Bf16DotIsInvariantAndNearReference) {
+  if (!kernels::cpu::gemm_bf16dot_available()) GTEST_SKIP() << "this CPU has no AVX512_BF16 (cpu_matmul bf16)";
+  check_bf16_operands_invariant_and_near_reference(GetParam().spec, backend::CpuMatmul::Bf16);
+}
+
+TEST_P(CpuBackendForward, AmxIsInvariantAndNearReference) {
+  if (!kernels::cpu::gemm_amx_available())
+    GTEST_SKIP() << "this CPU (or OS) has no AMX-BF16 tile unit (cpu_matmul amx): not tested here";
+  check_bf16_operands_invariant_and_near_reference(GetParam().spec, backend::CpuMatmul::Amx);
+  // The tile unit really ran: its logits are not the bf16-dot GEMM's (same operands, other rounding).
+  if (kernels::cpu::gemm_bf16dot_available()) {
+    auto model = make_tiny_model(GetParam().spec);
+    std::mt19937_64 rng(GetParam().spec.seed * 131);
+    const std::vector<int32_t> tokens = random_tokens(rng, 29, GetParam().spec.vocab_size);
+    Runner amx(*model, Mode::Invariant, 1, 4, 6, backend::CpuMatmul::Amx);
+    Runner dot(*model, Mode::Invariant, 1, 4, 6, backend::CpuMatmul::Bf16);
+    const Logits a = amx.run_alone(tokens, std::vector<int>(29, 1)), d = dot.run_alone(tokens, std::vector<int>(29, 1));
+    int differing = 0;
+    for (size_t p = 0; p < a.size(); ++p)
+      differing += std::memcmp(a[p].data(), d[p].data(), a[p].size() * sizeof(float)) != 0;
+    std::printf("cpu_matmul amx vs bf16, %s: %d of %zu positions differ\n", GetParam().spec.label.c_str(), differing,
+                a.size());
+    EXPECT_GT(differing, 0);
+  }
 }
 
 // cpu_kv bf16 (K and V stored rounded to bf16): the same promises as cpu_matmul bf16 above — bitwise the same token by
@@ -456,6 +482,8 @@ TEST(CpuBackend, ModesOptionsAndShapeErrors) {
   EXPECT_EQ(backend::parse_cpu_matmul("fp32"), backend::CpuMatmul::Fp32);
   EXPECT_EQ(backend::parse_cpu_matmul("bf16"), backend::CpuMatmul::Bf16);
   EXPECT_STREQ(backend::cpu_matmul_name(backend::CpuMatmul::Bf16), "bf16");
+  EXPECT_EQ(backend::parse_cpu_matmul("amx"), backend::CpuMatmul::Amx);
+  EXPECT_STREQ(backend::cpu_matmul_name(backend::CpuMatmul::Amx), "amx");
   EXPECT_NE(error_of([] { backend::parse_cpu_matmul("int8"); }).find("cpu_matmul"), std::string::npos);
   EXPECT_EQ(backend::parse_cpu_kv("fp32"), backend::CpuKv::Fp32);
   EXPECT_EQ(backend::parse_cpu_kv("bf16"), backend::CpuKv::Bf16);
@@ -469,6 +497,14 @@ TEST(CpuBackend, ModesOptionsAndShapeErrors) {
     EXPECT_EQ(bf16_error, "");
   } else {
     EXPECT_NE(bf16_error.find("AVX512_BF16"), std::string::npos) << bf16_error;
+  }
+  // Likewise amx without the AMX tile unit (or the OS's permission for it), naming both.
+  const std::string amx_error = error_of([] { backend::make_cpu_backend({.matmul = backend::CpuMatmul::Amx}); });
+  if (kernels::cpu::gemm_amx_available()) {
+    EXPECT_EQ(amx_error, "");
+  } else {
+    EXPECT_NE(amx_error.find("amx_bf16"), std::string::npos) << amx_error;
+    EXPECT_NE(amx_error.find("ARCH_REQ_XCOMP_PERM"), std::string::npos) << amx_error;
   }
   std::printf("cpu kernel paths: %s\n", backend::cpu_kernel_paths().c_str());
 

@@ -17,6 +17,7 @@
 #include "kernels/cpu/add_rmsnorm.h"
 #include "kernels/cpu/embedding.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_amx.h"
 #include "kernels/cpu/gemm_bf16dot.h"
 #include "kernels/cpu/load.h"
 #include "kernels/cpu/paged_attention.h"
@@ -122,6 +123,11 @@ class CpuBackend final : public Backend {
       fail(kWhere,
            "cpu_matmul bf16 needs a CPU with AVX512_BF16 (the vdpbf16ps instruction; /proc/cpuinfo flag "
            "avx512_bf16), which this CPU lacks; use cpu_matmul fp32");
+    if (opt_.matmul == CpuMatmul::Amx && !kc::gemm_amx_available())
+      fail(kWhere,
+           "cpu_matmul amx needs a CPU with the AMX tile unit (/proc/cpuinfo flags amx_tile and amx_bf16) and a Linux "
+           "kernel that grants the process its tile state (arch_prctl ARCH_REQ_XCOMP_PERM, Linux >= 5.16); this "
+           "machine lacks one of them; use cpu_matmul bf16 or fp32");
     if (opt_.mode == Mode::Fast) blas_single_threaded();
   }
 
@@ -224,14 +230,19 @@ class CpuBackend final : public Backend {
     if (m == 0) return;
     if (opt_.mode == Mode::Fast && m > 1) {
       blas_gemm(f32(x), w, f32(y), m);
-    } else if (opt_.matmul == CpuMatmul::Bf16) {
-      const size_t need = kc::gemm_bf16dot_scratch_bytes(m, w.cols);
+    } else if (opt_.matmul != CpuMatmul::Fp32) {
+      const bool amx = opt_.matmul == CpuMatmul::Amx;
+      const size_t need = amx ? kc::gemm_amx_scratch_bytes(m, w.cols) : kc::gemm_bf16dot_scratch_bytes(m, w.cols);
       if (need > bf16_scratch_bytes_) {
         bf16_scratch_ = allocate(need, /*zero=*/false, "the bf16 activations");
         bf16_scratch_bytes_ = need;
       }
-      kc::gemm_bf16dot(f32(x), packed_bf16dot_of(w), f32(y), bf16_scratch_.get(),
-                       {.m = m, .n = w.rows, .k = w.cols, .threads = opt_.threads});
+      const kc::GemmBf16DotParams gp{.m = m, .n = w.rows, .k = w.cols, .threads = opt_.threads};
+      if (amx) {
+        kc::gemm_amx(f32(x), packed_bf16dot_of(w), f32(y), bf16_scratch_.get(), gp);
+      } else {
+        kc::gemm_bf16dot(f32(x), packed_bf16dot_of(w), f32(y), bf16_scratch_.get(), gp);
+      }
     } else {
       kc::gemm(f32(x), packed_of(w), w.dtype, f32(y), {.m = m, .n = w.rows, .k = w.cols, .threads = opt_.threads});
     }

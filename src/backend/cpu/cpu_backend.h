@@ -8,7 +8,9 @@
 //               FMA tiles of up to 8 rows x 128 columns; threads split (column block, row block) items.
 //               With CpuMatmul::Bf16 (option cpu_matmul bf16) instead kernels/cpu/gemm_bf16dot.h: x rounded to bf16
 //               per row, AVX512_BF16 vdpbf16ps tiles of the same shapes; batch invariant as well, but then the
-//               logits are the bf16-dot model's, not LlamaReference's
+//               logits are the bf16-dot model's, not LlamaReference's. With CpuMatmul::Amx (cpu_matmul amx)
+//               kernels/cpu/gemm_amx.h: the same bf16 operands and packed weights on the AMX tile unit, 16 x 16 output
+//               tiles per 32 k; batch invariant, the AMX model's own bits
 //   attention   kernels/cpu/paged_attention.h: threads split (row, head) pairs; fixed order over positions.
 //               With CpuKv::Bf16 (option cpu_kv bf16) K and V are stored rounded to bf16 and widened on load, the
 //               arithmetic unchanged: batch invariant as well, the logits those of the model on bf16-rounded K/V

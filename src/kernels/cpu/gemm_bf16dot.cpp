@@ -98,6 +98,14 @@ void round_row_avx512(const float* x, int64_t k, uint32_t* out) {
 }  // namespace
 VERBATIM_AVX512BF16_END
 
+void bf16dot_detail::round_row_pairs(const float* x, int64_t k, uint32_t* out) {
+  if (cpu_has_avx512_bf16()) {
+    round_row_avx512(x, k, out);
+  } else {
+    round_row(x, k, out);
+  }
+}
+
 namespace {
 
 template <DType D>

@@ -23,4 +23,8 @@ inline int64_t panel_bytes(int64_t kh) {
 
 void item_avx512bf16(const Item& it);  // only where cpu_has_avx512_bf16()
 
+// Row x[0 .. k) as ceil(k / 2) bf16 pairs (util/half.h's f32_to_bf16, nearest even; k odd: the last high half 0),
+// AVX-512 where the CPU has it (the same bits). Shared with the AMX GEMM (gemm_amx.cpp), which rounds x the same way.
+void round_row_pairs(const float* x, int64_t k, uint32_t* out);
+
 }  // namespace verbatim::kernels::cpu::bf16dot_detail

@@ -3,6 +3,8 @@
 //   VERBATIM_AVX2FMA_BEGIN .. _END   AVX2 + F16C + FMA; runs only where cpu_has_avx2_fma()
 //   VERBATIM_AVX512_BEGIN .. _END    AVX-512F (+ AVX2, F16C, FMA); runs only where cpu_has_avx512f()
 //   VERBATIM_AVX512BF16_BEGIN .. _END  AVX-512F + BF16 (vdpbf16ps); runs only where cpu_has_avx512_bf16()
+//   VERBATIM_AMX_BEGIN .. _END       AMX-TILE + AMX-BF16 (+ the above); runs only where cpu_has_amx_bf16() and the
+//                                    OS has granted the process the tile data state (kernels/cpu/gemm_amx.h)
 // (GCC and clang each have their own pragma for that.) A given machine always takes the same path, so dispatch never
 // changes bits between runs; every kernel's paths keep one reduction order, so they also agree with each other and
 // with the scalar fallback (the tests compare them bitwise on each machine that has them).
@@ -23,6 +25,11 @@
 #define VERBATIM_AVX512BF16_BEGIN \
   _Pragma("clang attribute push (__attribute__((target(\"avx512f,avx512bf16,avx2,f16c,fma\"))), apply_to = function)")
 #define VERBATIM_AVX512BF16_END _Pragma("clang attribute pop")
+#define VERBATIM_AMX_BEGIN                                                                                      \
+  _Pragma(                                                                                                      \
+      "clang attribute push (__attribute__((target(\"amx-tile,amx-bf16,avx512f,avx512bf16,avx2,f16c,fma\"))), " \
+      "apply_to = function)")
+#define VERBATIM_AMX_END _Pragma("clang attribute pop")
 #else
 #define VERBATIM_AVX2_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,f16c\")")
 #define VERBATIM_AVX2_END _Pragma("GCC pop_options")
@@ -33,6 +40,9 @@
 #define VERBATIM_AVX512BF16_BEGIN \
   _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512bf16,avx2,f16c,fma\")")
 #define VERBATIM_AVX512BF16_END _Pragma("GCC pop_options")
+#define VERBATIM_AMX_BEGIN \
+  _Pragma("GCC push_options") _Pragma("GCC target(\"amx-tile,amx-bf16,avx512f,avx512bf16,avx2,f16c,fma\")")
+#define VERBATIM_AMX_END _Pragma("GCC pop_options")
 #endif
 
 namespace verbatim::kernels::cpu {
@@ -44,6 +54,8 @@ struct CpuFeatures {
   bool fma = false;          // FMA3
   bool avx512f = false;      // AVX-512F, and the OS saves zmm and opmask state
   bool avx512_bf16 = false;  // AVX512_BF16 (vdpbf16ps, vcvtne2ps2bf16) on top of avx512f
+  bool amx_bf16 = false;     // AMX-TILE + AMX-BF16 (tdpbf16ps), the OS enabling XTILECFG/XTILEDATA in XCR0, on top
+                             // of avx512_bf16 (the OS's per-process permission is asked separately: gemm_amx.h)
 };
 
 inline CpuFeatures detect() {
@@ -68,6 +80,8 @@ inline CpuFeatures detect() {
     unsigned a1 = 0, b1 = 0, c1 = 0, d1 = 0;
     if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) != 0) f.avx512_bf16 = (a1 & (1u << 5)) != 0;
   }
+  const bool os_tiles = (xcr0_lo & 0x60000u) == 0x60000u;  // XTILECFG (bit 17) + XTILEDATA (bit 18)
+  f.amx_bf16 = f.avx512_bf16 && os_tiles && (d & (1u << 22)) != 0 && (d & (1u << 24)) != 0;  // AMX-BF16, AMX-TILE
   return f;
 }
 
@@ -96,6 +110,12 @@ inline bool cpu_has_avx512f() {
 // ... AVX512_BF16 code (and everything cpu_has_avx512f() allows).
 inline bool cpu_has_avx512_bf16() {
   return simd_detail::features().avx512_bf16;
+}
+
+// ... AMX-BF16 code (and everything cpu_has_avx512_bf16() allows), once the process holds the OS's permission for
+// the tile data (gemm_amx_available() asks for it).
+inline bool cpu_has_amx_bf16() {
+  return simd_detail::features().amx_bf16;
 }
 
 }  // namespace verbatim::kernels::cpu
