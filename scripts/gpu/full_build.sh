@@ -13,10 +13,13 @@ out=${OUT:-$PWD/$bdir/out}
 mkdir -p "$out" "$bdir"
 prefix=/tmp/verbatim-deps
 arch=x86_64-linux-gnu
-if [ ! -d "$prefix/usr" ]; then
-  mkdir -p "$prefix"
-  for f in .deps/*.deb; do dpkg -x "$f" "$prefix" || { echo "dpkg -x $f failed"; exit 1; }; done
-fi
+mkdir -p "$prefix"
+touch "$prefix/.unpacked"
+for f in .deps/*.deb; do  # each package once (a warm machine keeps the prefix; new packages still get unpacked)
+  grep -qxF "$(basename "$f")" "$prefix/.unpacked" && continue
+  dpkg -x "$f" "$prefix" || { echo "dpkg -x $f failed"; exit 1; }
+  basename "$f" >>"$prefix/.unpacked"
+done
 # pkg-config: only our .pc files, their /usr paths moved under the prefix.
 pcdir=$prefix/pc
 mkdir -p "$pcdir"

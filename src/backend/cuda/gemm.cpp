@@ -311,21 +311,34 @@ void Gemm::tune(const GemmTuneOptions& o, cudaStream_t stream) {
   const size_t y_row_bytes = static_cast<size_t>(n_) * os;
   const int64_t y_row_words = static_cast<int64_t>(y_row_bytes / 2);
 
-  // Scratch: weight copies (enough to overflow L2 twice), X and Y at max_m rows, a one-row X, a comparison counter.
+  // Scratch: for the bit checks one weight and X at max_m rows in the patterns that expose a changed k order
+  // (Positive W, HalfSigned X: kernels/cuda/testdata.h); for timing, U(-1, 1) weight copies (enough to overflow L2
+  // twice) and X copies (as many, up to 4), rotated run by run, as bench_gemm_cuda times them: the data's values move
+  // the clocks, and one hot X flattered some tile shapes at mid M (a 0.93x point of the benchmark once the table was
+  // built); Y at max_m rows, a one-row X, a comparison counter.
   const int n_w = static_cast<int>(std::clamp<int64_t>(
       (2 * ctx_.l2_bytes() + static_cast<int64_t>(w_bytes) - 1) / static_cast<int64_t>(w_bytes), 1, 8));
-  std::vector<DeviceBuffer> w_copies;
+  const size_t x_bytes = static_cast<size_t>(max_m_) * x_row_bytes;
+  const int n_x = static_cast<int>(std::clamp<int64_t>(
+      (2 * ctx_.l2_bytes() + static_cast<int64_t>(x_bytes) - 1) / static_cast<int64_t>(x_bytes), 1, 4));
+  DeviceBuffer w_check(w_bytes);
+  fill_bf16(w_check.get(), n_, k_, k_, o.seed + 1000, FillPattern::Positive, stream);
+  std::vector<DeviceBuffer> w_copies, x_copies;
   for (int i = 0; i < n_w; ++i) {
     w_copies.emplace_back(w_bytes);
-    fill_bf16(w_copies.back().get(), n_, k_, k_, o.seed + 1000 + i, FillPattern::Positive, stream);
+    fill_bf16(w_copies.back().get(), n_, k_, k_, o.seed + 2000 + i, FillPattern::Uniform, stream);
   }
-  DeviceBuffer x(static_cast<size_t>(max_m_) * x_row_bytes);
+  for (int i = 0; i < n_x; ++i) {
+    x_copies.emplace_back(x_bytes);
+    fill_bf16(x_copies.back().get(), max_m_, k_, k_, o.seed + 3000 + i, FillPattern::Uniform, stream);
+  }
+  DeviceBuffer x(x_bytes);
   fill_bf16(x.get(), max_m_, k_, k_, o.seed, FillPattern::HalfSigned, stream);
   DeviceBuffer y(static_cast<size_t>(max_m_) * y_row_bytes);
   DeviceBuffer y_row(y_row_bytes);  // a second, aligned one-row output (bucket 1's run-to-run check)
   DeviceBuffer x_row(x_row_bytes);
   DeviceBuffer counter(sizeof(unsigned long long));
-  const void* w0 = w_copies[0].get();
+  const void* w0 = w_check.get();
   auto x_at = [&](int64_t row) { return static_cast<const char*>(x.get()) + row * x_row_bytes; };
   auto y_at = [&](int64_t row) { return static_cast<char*>(y.get()) + row * y_row_bytes; };
 
@@ -347,10 +360,10 @@ void Gemm::tune(const GemmTuneOptions& o, cudaStream_t stream) {
   // Milliseconds per GEMM, over one group: one run on each weight copy (at least two runs).
   Event ev0, ev1;
   auto time_group = [&](const cublasLtMatmulAlgo_t& algo, int64_t m) {
-    const int runs = std::max(n_w, 2);
+    const int runs = std::max({n_w, n_x, 2});
     ev0.record(stream);
     for (int i = 0; i < runs; ++i) {
-      check_cublas(matmul(algo, x.get(), w_copies[i % n_w].get(), y.get(), m, stream),
+      check_cublas(matmul(algo, x_copies[i % n_x].get(), w_copies[i % n_w].get(), y.get(), m, stream),
                    ("cublasLtMatmul (timing) for " + shape_name() + " M=" + std::to_string(m)).c_str());
     }
     ev1.record(stream);
@@ -601,11 +614,11 @@ void Gemm::tune(const GemmTuneOptions& o, cudaStream_t stream) {
     return cudaGetLastError() == cudaSuccess;
   };
   auto own_time = [&](int64_t m) {
-    const int runs = std::max(n_w, 2);
+    const int runs = std::max({n_w, n_x, 2});
     std::vector<float> times;
     for (int g = 0; g < std::max(o.timing_groups, 1); ++g) {
       ev0.record(stream);
-      for (int i = 0; i < runs; ++i) own_matmul(x.get(), w_copies[i % n_w].get(), y.get(), m, stream);
+      for (int i = 0; i < runs; ++i) own_matmul(x_copies[i % n_x].get(), w_copies[i % n_w].get(), y.get(), m, stream);
       ev1.record(stream);
       check_cuda(cudaGetLastError(), "gemm_small_m (timing)");
       times.push_back(ev1.ms_since(ev0) / runs);
