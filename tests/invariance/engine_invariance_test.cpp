@@ -304,43 +304,38 @@ TEST_P(SyntheticInvariance, GreedyAndSeededBitwiseUnderLoad) {
 INSTANTIATE_TEST_SUITE_P(Flavours, SyntheticInvariance, ::testing::Values(0, 1, 2),
                          [](const auto& info) { return std::string(flavours()[info.param].name); });
 
-// The bf16-dot GEMM (cpu_matmul bf16) keeps every promise of the suite too: its bits differ from the fp32 path's, but
-// never with the batch, chunking, cache hits, preemption or threads. One flavour (bf16 weights, qkv bias), greedy and
-// seeded, with fewer others than the fp32 cases (CI time).
+// The bf16-operand GEMMs keep every promise of the suite too: their bits differ from the fp32 path's (and from each
+// other's), but never with the batch, chunking, cache hits, preemption or threads. One flavour (bf16 weights, qkv
+// bias), greedy and seeded, with fewer others than the fp32 cases (CI time).
+void check_cpu_matmul_case(backend::CpuMatmul matmul, uint64_t greedy_salt, uint64_t seeded_salt) {
+  const Flavour f = flavours()[1];
+  auto model = testing::make_tiny_model(f.spec);
+  Sizes sz;
+  sz.cpu_matmul = matmul;
+  sz.other_counts = {3, 0};
+  Fixture fx(*model, nullptr, sz);
+  std::printf("[ invariance ] %s with cpu_matmul %s, seed %llu\n", f.name, backend::cpu_matmul_name(matmul),
+              static_cast<unsigned long long>(suite_seed()));
+  fx.check_all(suite_seed() * greedy_salt, /*seeded=*/false);
+  fx.check_all(suite_seed() * seeded_salt, /*seeded=*/true);
+}
+
+// cpu_matmul bf16: the AVX512_BF16 bf16-dot GEMM.
 TEST(SyntheticInvarianceBf16Dot, GreedyAndSeededBitwiseUnderLoad) {
   if (test_backend() != "cpu") GTEST_SKIP() << "cpu_matmul applies to the cpu backend only";
   if (!kernels::cpu::gemm_bf16dot_available())
     GTEST_SKIP() << "*** this CPU has no AVX512_BF16: the cpu_matmul bf16 invariance case is SKIPPED, nothing was "
                     "run ***";
-  const Flavour f = flavours()[1];
-  auto model = testing::make_tiny_model(f.spec);
-  Sizes sz;
-  sz.cpu_matmul = backend::CpuMatmul::Bf16;
-  sz.other_counts = {3, 0};
-  Fixture fx(*model, nullptr, sz);
-  std::printf("[ invariance ] %s with cpu_matmul bf16, seed %llu\n", f.name,
-              static_cast<unsigned long long>(suite_seed()));
-  fx.check_all(suite_seed() * 41, /*seeded=*/false);
-  fx.check_all(suite_seed() * 43, /*seeded=*/true);
+  check_cpu_matmul_case(backend::CpuMatmul::Bf16, 41, 43);
 }
 
-// The AMX GEMM (cpu_matmul amx) as well: the tile unit's own bits, never changing with the batch (tiles of 1 .. 16
-// rows), chunking, cache hits, preemption or threads. The bf16-dot case's flavour and sizes.
+// cpu_matmul amx: the AMX tile unit (tiles of 1 .. 16 rows, whatever the batch).
 TEST(SyntheticInvarianceAmx, GreedyAndSeededBitwiseUnderLoad) {
   if (test_backend() != "cpu") GTEST_SKIP() << "cpu_matmul applies to the cpu backend only";
   if (!kernels::cpu::gemm_amx_available())
     GTEST_SKIP() << "*** this CPU (or OS) has no AMX-BF16 tile unit: the cpu_matmul amx invariance case is SKIPPED, "
                     "nothing was run ***";
-  const Flavour f = flavours()[1];
-  auto model = testing::make_tiny_model(f.spec);
-  Sizes sz;
-  sz.cpu_matmul = backend::CpuMatmul::Amx;
-  sz.other_counts = {3, 0};
-  Fixture fx(*model, nullptr, sz);
-  std::printf("[ invariance ] %s with cpu_matmul amx, seed %llu\n", f.name,
-              static_cast<unsigned long long>(suite_seed()));
-  fx.check_all(suite_seed() * 47, /*seeded=*/false);
-  fx.check_all(suite_seed() * 53, /*seeded=*/true);
+  check_cpu_matmul_case(backend::CpuMatmul::Amx, 47, 53);
 }
 
 // The bf16 KV cache (cpu_kv bf16) too: K and V rounded to bf16 when stored change the bits, never with the batch,

@@ -20,6 +20,7 @@
 #include <random>
 #include <vector>
 
+#include "bf16_gemm_test_data.h"
 #include "kernels/cpu/gemm_amx.h"
 #include "support/test_support.h"
 #include "util/half.h"
@@ -35,27 +36,9 @@ using verbatim::testing::test_seed;
       GTEST_SKIP() << "this CPU (or OS) has no AMX-BF16 tile unit: the AMX kernel cannot run here (not tested)"; \
   } while (0)
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-using Mem = std::unique_ptr<void, FreeDeleter>;
-
-Mem aligned(size_t bytes) {
-  return Mem(std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64));
-}
-
-struct TestWeight {
-  int64_t n, k;
-  std::vector<uint16_t> w;  // [n, k] bf16
-  Mem packed;
-  TestWeight(int64_t n_, int64_t k_, std::mt19937_64& rng) : n(n_), k(k_), w(static_cast<size_t>(n_ * k_)) {
-    std::normal_distribution<float> d(0.0f, 1.0f);
-    for (uint16_t& v : w) v = f32_to_bf16(d(rng));
-    for (size_t i = 0; i < w.size(); i += 11) w[i] = (i % 2) ? 0x8000 : 0;  // signed zeros
-    packed = aligned(gemm_bf16dot_packed_bytes(n, k));
-    gemm_bf16dot_pack(w.data(), DType::BF16, packed.get(), {.n = n, .k = k, .threads = 2});
-  }
-};
+using test_data::aligned;
+using test_data::Mem;
+using test_data::TestWeight;
 
 std::vector<float> random_x(int64_t m, int64_t k, std::mt19937_64& rng) {
   std::normal_distribution<float> d(0.0f, 2.0f);
