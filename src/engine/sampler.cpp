@@ -31,12 +31,6 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-float sanitize(float x) {
-  if (std::isnan(x)) return kNegInf;
-  if (x == std::numeric_limits<float>::infinity()) return FLT_MAX;
-  return x;
-}
-
 struct Candidate {
   double value;  // z (before the softmax) or p (after)
   int32_t id;
@@ -147,7 +141,7 @@ std::vector<float> sanitized(std::span<const float> logits) {
   if (logits.empty()) fail("logits", "empty");
   if (logits.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) fail("logits", "vocabulary too large");
   std::vector<float> raw(logits.size());
-  int any_finite = 0;  // branch-free, so that the loop vectorizes (the same values as sanitize())
+  int any_finite = 0;  // branch-free, so that the loop vectorizes: NaN -> -inf, +inf -> FLT_MAX, else x
   for (size_t i = 0; i < raw.size(); ++i) {
     const float x = logits[i];
     const float r = x != x ? kNegInf : x == std::numeric_limits<float>::infinity() ? FLT_MAX : x;
