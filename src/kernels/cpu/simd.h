@@ -25,10 +25,10 @@
 #define VERBATIM_AVX512BF16_BEGIN \
   _Pragma("clang attribute push (__attribute__((target(\"avx512f,avx512bf16,avx2,f16c,fma\"))), apply_to = function)")
 #define VERBATIM_AVX512BF16_END _Pragma("clang attribute pop")
-#define VERBATIM_AMX_BEGIN                                                                                      \
-  _Pragma(                                                                                                      \
-      "clang attribute push (__attribute__((target(\"amx-tile,amx-bf16,avx512f,avx512bf16,avx2,f16c,fma\"))), " \
-      "apply_to = function)")
+// One string literal, however long: _Pragma takes no concatenation.
+// clang-format off
+#define VERBATIM_AMX_BEGIN _Pragma("clang attribute push (__attribute__((target(\"amx-tile,amx-bf16,avx512f,avx512bf16,avx2,f16c,fma\"))), apply_to = function)")
+// clang-format on
 #define VERBATIM_AMX_END _Pragma("clang attribute pop")
 #else
 #define VERBATIM_AVX2_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,f16c\")")
