@@ -20,7 +20,6 @@ namespace {
 constexpr int64_t kBlockPairs = 16;             // one k block: 16 pairs = 32 k = one 64-byte tile row
 constexpr int64_t kTileRows = 16;               // rows of x per A tile (and of y per C tile)
 constexpr int64_t kRowBlock = 2 * kTileRows;    // rows per work item: one or two A tiles
-constexpr int64_t kColBlockPanels = 4;          // the bf16-dot GEMM's column blocks (it decides who, never how)
 constexpr int64_t kPairBytes = kGemmPanel * 4;  // one pair s of one panel: 32 words
 constexpr int64_t kHalfBytes = 64;              // 16 columns of one pair: a B tile row
 
@@ -30,10 +29,6 @@ int64_t pairs_of(int64_t k) {
 
 int64_t padded_pairs(int64_t k) {
   return (pairs_of(k) + kBlockPairs - 1) / kBlockPairs * kBlockPairs;
-}
-
-int64_t panels_of(int64_t n) {
-  return (n + kGemmPanel - 1) / kGemmPanel;
 }
 
 bool ask_tile_permission() {
@@ -267,13 +262,9 @@ void gemm_amx(const float* x, const void* packed, float* y, void* scratch, const
   if (p.m == 0) return;
   const int64_t kh = pairs_of(p.k), khp = padded_pairs(p.k);
   uint32_t* xs = static_cast<uint32_t*>(scratch);
-  const int64_t n_panels = panels_of(p.n);
-  const int64_t cb_panels = std::clamp<int64_t>(n_panels / (4 * p.threads), 2, kColBlockPanels);
-  const int64_t n_cb = (n_panels + cb_panels - 1) / cb_panels;
-  const int64_t n_rb = (p.m + kRowBlock - 1) / kRowBlock;
-  const int64_t n_items = n_cb * n_rb;
+  const bf16dot_detail::WorkSplit split(p.m, p.n, p.threads, kRowBlock);
   const Work w{.xs = xs, .packed = static_cast<const uint8_t*>(packed), .y = y, .n = p.n, .kh = kh, .khp = khp};
-#pragma omp parallel num_threads(p.threads) if (p.threads > 1 && n_items > 1)
+#pragma omp parallel num_threads(p.threads) if (p.threads > 1 && split.n_items > 1)
   {
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < p.m; ++i) {
@@ -283,10 +274,9 @@ void gemm_amx(const float* x, const void* packed, float* y, void* scratch, const
     }
     LoadedConfig cfg;
 #pragma omp for schedule(static)
-    for (int64_t item = 0; item < n_items; ++item) {
-      const int64_t cb = item / n_rb, rb = item % n_rb;
-      const int64_t p0 = cb * cb_panels, p1 = std::min(n_panels, p0 + cb_panels);
-      const int64_t r0 = rb * kRowBlock, r1 = std::min(p.m, r0 + kRowBlock);
+    for (int64_t item = 0; item < split.n_items; ++item) {
+      int64_t r0, r1, p0, p1;
+      split.item(item, r0, r1, p0, p1);
       run_item(w, r0, r1, p0, p1, cfg);
     }
     if (cfg.ma >= 0) release_tiles();

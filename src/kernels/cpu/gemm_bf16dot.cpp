@@ -25,10 +25,7 @@ namespace {
 using bf16dot_detail::Item;
 using bf16dot_detail::panel_bytes;
 
-// The work split of kernels/cpu/gemm.cpp (items of up to 4 panels x 48 rows, column-block-major, static schedule):
-// it decides only who computes an output and when, never how.
-constexpr int64_t kColBlockPanels = 4;
-constexpr int64_t kRowBlock = 48;
+constexpr int64_t kRowBlock = 48;  // rows per work item (bf16dot_detail::WorkSplit)
 
 int64_t panels_of(int64_t n) {
   return (n + kGemmPanel - 1) / kGemmPanel;
@@ -151,23 +148,18 @@ void gemm_bf16dot(const float* x, const void* packed, float* y, void* scratch, c
   if (p.m == 0) return;
   const int64_t kh = pairs_of(p.k);
   uint32_t* xb = static_cast<uint32_t*>(scratch);
-  const int64_t n_panels = panels_of(p.n);
-  const int64_t cb_panels = std::clamp<int64_t>(n_panels / (4 * p.threads), 2, kColBlockPanels);
-  const int64_t n_cb = (n_panels + cb_panels - 1) / cb_panels;
-  const int64_t n_rb = (p.m + kRowBlock - 1) / kRowBlock;
-  const int64_t n_items = n_cb * n_rb;
+  const bf16dot_detail::WorkSplit split(p.m, p.n, p.threads, kRowBlock);
   const uint8_t* pk = static_cast<const uint8_t*>(packed);
   // One parallel region: the threads round the rows of x (each row once, by one thread), meet at the loop's
   // barrier, then take the items.
-#pragma omp parallel num_threads(p.threads) if (p.threads > 1 && n_items > 1)
+#pragma omp parallel num_threads(p.threads) if (p.threads > 1 && split.n_items > 1)
   {
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < p.m; ++i) round_row_avx512(x + i * p.k, p.k, xb + i * kh);
 #pragma omp for schedule(static)
-    for (int64_t item = 0; item < n_items; ++item) {
-      const int64_t cb = item / n_rb, rb = item % n_rb;
-      const int64_t p0 = cb * cb_panels, p1 = std::min(n_panels, p0 + cb_panels);
-      const int64_t r0 = rb * kRowBlock, r1 = std::min(p.m, r0 + kRowBlock);
+    for (int64_t item = 0; item < split.n_items; ++item) {
+      int64_t r0, r1, p0, p1;
+      split.item(item, r0, r1, p0, p1);
       bf16dot_detail::item_avx512bf16(
           {.x = xb, .packed = pk, .y = y, .n = p.n, .kh = kh, .r0 = r0, .r1 = r1, .p0 = p0, .p1 = p1});
     }
