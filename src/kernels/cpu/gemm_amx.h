@@ -1,11 +1,13 @@
 // The AMX linear layer (the CPU backend's cpu_matmul = amx): y[i, j] = sum_t bf16(x[i, t]) * bf16(W[j, t]) on the
 // AMX tile unit (`tdpbf16ps`): a 16 x 16 block of outputs times 32 k per instruction, ~8x the multiply-adds per
 // cycle of AVX512_BF16's `vdpbf16ps`. Its operands are those of the bf16-dot GEMM (kernels/cpu/gemm_bf16dot.h: x
-// rounded to bf16 once per row, the same packed weights), but NOT its bits: the tile unit adds the 32 products of a
-// k block and the accumulator with its own internal alignment and one rounding (measured on this project's Intel
-// dev VM: neither order of vdpbf16ps's two roundings per pair, nor an exact sum per pair or per block rounded once,
-// reproduces it; Intel documents no bit-exact definition). So there is no scalar emulation; the tests hold the
-// kernel to a tolerance against the exact-product reference, and bitwise to itself across m, threads and batches.
+// rounded to bf16 once per row, the same packed weights), but NOT its bits: the tile unit sums a k block's 32
+// products into the accumulator its own way (probed on this project's Intel dev VM: 1 + 32 products of 2^-28 gives
+// 1 + 2^-23, so a block is not rounded product by product; 1e30 - 1e30 + 1 within two pairs gives 0 while across
+// pairs 0-1 and 2 it gives 1, so groups of two pairs are aligned to their largest product and lose low bits; neither
+// order of vdpbf16ps's roundings, nor an exact sum per pair or per block rounded once, reproduces random blocks; Intel
+// documents no bit-exact definition). So there is no scalar emulation; the tests hold the kernel to a tolerance
+// against the exact-product reference, and bitwise to itself across m, threads and batches.
 //
 // The arithmetic, for one output (i, j), and why it is batch invariant: acc = +0; for each k block b = 0, 1, ...,
 // ceil(k / 32) - 1 in increasing order, acc = TDPBF16PS lane (i, j) of (acc, x pairs 16b .. 16b + 15 of row i,
