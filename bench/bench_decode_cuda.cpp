@@ -3,11 +3,12 @@
 // buffer, best of 10) divided by the bytes of weights read per decoded token (every layer tensor, the final norm,
 // the lm_head and one embedding row, as bf16 on the GPU).
 //   bench_decode_cuda --model DIR [--streams 1,8] [--tokens 256] [--prompt-len 16] [--modes invariant,fast]
-//                     [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 4]
+//                     [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 4] [--split-size 512]
 // Each (mode, S) makes an Engine (backend cuda), warms it up (one request of 8 tokens, which also captures the decode
 // graphs), then submits S requests (distinct random prompts, ignore_eos, greedy) and steps until idle. decode tok/s
 // counts the tokens generated after every prompt was computed, over the time since then. --fuse: the CUDA backend's
 // decode-step fusions, a mask (1 norm prologue, 2 residual epilogue, 4 SwiGLU epilogue, the default; 0 none).
+// --split-size: the attention's KV positions per split (the invariant split SIZE; other sizes give other bits).
 #include <cuda_runtime.h>
 
 #include <chrono>
@@ -80,7 +81,8 @@ int main(int argc, char** argv) {
   std::string model_path, modes = "invariant,fast", streams = "1";
   int tokens = 256, prompt_len = 16, runs = 2;
   bool graphs = true, own_gemm = true;
-  unsigned fuse = 4;  // the backend's default (CudaBackendOptions::fuse)
+  unsigned fuse = 4;     // the backend's default (CudaBackendOptions::fuse)
+  int split_size = 512;  // the backend's default attention split (CudaBackendOptions::split_size)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -108,10 +110,12 @@ int main(int argc, char** argv) {
       own_gemm = next() != "0";
     else if (a == "--fuse")
       fuse = static_cast<unsigned>(std::stoul(next()));
+    else if (a == "--split-size")
+      split_size = std::stoi(next());
     else {
       std::fprintf(stderr,
                    "usage: bench_decode_cuda --model DIR [--streams 1,8] [--tokens 256] [--prompt-len 16] "
-                   "[--modes invariant,fast] [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 4]\n");
+                   "[--modes invariant,fast] [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 4] [--split-size 512]\n");
       return 2;
     }
   }
@@ -130,8 +134,9 @@ int main(int argc, char** argv) {
     const double bound = bw * 1e9 / static_cast<double>(bpt);
     std::printf("device: %s, %d SMs; copy bandwidth %.1f GB/s (read + write)\n", prop.name, prop.multiProcessorCount,
                 bw);
-    std::printf("model: %s (load %.1f s); weights read per token %.3f GB; bound %.1f tok/s; fuse mask %u\n",
-                model_path.c_str(), load_s, bpt / 1e9, bound, fuse);
+    std::printf(
+        "model: %s (load %.1f s); weights read per token %.3f GB; bound %.1f tok/s; fuse mask %u; split size %d\n",
+        model_path.c_str(), load_s, bpt / 1e9, bound, fuse, split_size);
     std::printf(
         "| mode | S | graphs | run | decode tok/s | ms/step | of bound | engine start s "
         "|\n|---|---:|---|---:|---:|---:|---:|---:|\n");
@@ -149,6 +154,7 @@ int main(int argc, char** argv) {
         o.max_running = std::max(64, s);
         o.cuda_graphs = graphs;
         o.cuda_fuse = fuse;
+        o.cuda_split_size = split_size;
         o.backend_shared = shared;
         o.kv_cache_bytes = int64_t{4} << 30;
         auto e0 = Clock::now();

@@ -20,6 +20,7 @@ struct BackendConfig {
   int max_logits = 64;                      // cuda: most logit rows in one step
   bool graphs = true;                       // cuda: CUDA graphs for decode steps
   unsigned fuse = 4;                        // cuda: decode-step fusions, CudaBackendOptions::fuse (4: SwiGLU only)
+  int split_size = 512;                     // cuda: attention KV positions per split, CudaBackendOptions::split_size
   int64_t memory_budget_bytes = 0;          // cuda: 0 = none
   std::shared_ptr<SharedResources> shared;  // cuda: device state shared with other backends (may be null)
 };

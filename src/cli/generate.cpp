@@ -188,6 +188,10 @@ void register_generate(CLI::App& app, int& exit_code) {
   cmd->add_flag(
       "--no-cuda-fuse", [opt](int64_t) { opt->engine.cuda_fuse = 0; },
       "cuda: run decode steps without the norm / residual / SwiGLU fusions into the GEMMs (same bits)");
+  cmd->add_option("--cuda-split-size", opt->engine.cuda_split_size,
+                  "cuda: attention KV positions per split (default 512; other sizes give other bits, still batch "
+                  "invariant; smaller is faster at batch 1 with long contexts and needs more workspace)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option_function<int64_t>(
          "--gpu-memory-mb", [opt](const int64_t& mb) { opt->engine.gpu_memory_bytes = mb << 20; },
          "cuda: GPU memory budget in MiB for weights, KV cache and workspaces (default: none)")

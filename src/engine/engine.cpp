@@ -79,6 +79,7 @@ void EngineOptions::validate() const {
   positive("max_batch_tokens", max_batch_tokens);
   positive("max_running", max_running);
   positive("max_logits", max_logits);
+  positive("cuda_split_size", cuda_split_size);
   if (num_blocks < 0) fail("num_blocks", "must be >= 0");
   if (preempt_interval < 0) fail("preempt_interval", "must be >= 0");
   if (gpu_memory_bytes < 0) fail("gpu_memory_bytes", "must be >= 0");
@@ -113,6 +114,7 @@ Engine::Engine(const Model& model, const Tokenizer* tokenizer, const EngineOptio
                                     .max_logits = opt_.max_logits,
                                     .graphs = opt_.cuda_graphs,
                                     .fuse = opt_.cuda_fuse,
+                                    .split_size = opt_.cuda_split_size,
                                     .memory_budget_bytes = opt_.gpu_memory_bytes,
                                     .shared = opt_.backend_shared});
   int num_blocks = opt_.num_blocks;

@@ -46,6 +46,8 @@ struct EngineOptions {
   // backend "cuda":
   bool cuda_graphs = true;  // CUDA graphs for decode steps (never changes an output bit)
   unsigned cuda_fuse = 4;   // decode-step fusions into the GEMMs, a mask (backend/cuda/cuda_backend.h; no bit changes)
+  int cuda_split_size = 512;  // attention KV positions per split (CudaBackendOptions::split_size): changes the bits of
+                              // every attention output (still invariant: a fixed size); the fingerprint names it
   int64_t gpu_memory_bytes = 0;  // memory budget on the GPU (weights + KV cache + workspaces); 0: none. With a budget
                                  // and num_blocks == 0, the KV cache gets what the budget leaves
   std::shared_ptr<backend::SharedResources> backend_shared;  // device state shared between engines (tests): each

@@ -13,6 +13,7 @@
 #include "server/metrics.h"
 #include "server/responses.h"
 #include "support/test_support.h"
+#include "util/error.h"
 
 namespace verbatim::server {
 namespace {
@@ -131,6 +132,22 @@ TEST(ServerFingerprint, NamesTheCpuKvOption) {
   EXPECT_NE(b.kernels.find("; cpu_kv bf16"), std::string::npos) << b.kernels;
   EXPECT_EQ(a.differing_parts(b), "kernels");
   EXPECT_NE(a.value, b.value);
+}
+
+// The CUDA attention's split size is an engine option (the fingerprint names a non-default one on cuda); it must be
+// positive, and the error names it.
+TEST(EngineOptionsCheck, CudaSplitSizeMustBePositive) {
+  EngineOptions o;
+  EXPECT_NO_THROW(o.validate());
+  for (int bad : {0, -512}) {
+    o.cuda_split_size = bad;
+    try {
+      o.validate();
+      ADD_FAILURE() << "cuda_split_size " << bad << " was accepted";
+    } catch (const verbatim::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("cuda_split_size"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace
