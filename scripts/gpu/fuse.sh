@@ -4,30 +4,12 @@
 # tests (fusion on == off, bitwise), the invariance suite on CUDA, compute-sanitizer on the fused kernels (the backend
 # fusion test's tiny shapes), then greedy decode of a synthetic qwen3-8b at batch 1, 4, 8, 64 under several fusion masks
 # (A/B in one build). Logs in $OUT (or build-gpu/out); the build's own logs in /tmp/fb.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-out=${OUT:-$PWD/build-gpu/out}
-mkdir -p "$out"
-stamp() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$out/steps.log"; }
-stamp "build"
-OUT=/tmp/fb scripts/gpu/full_build.sh verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda |
-  tee -a "$out/steps.log" || { stamp "build failed"; tail -40 /tmp/fb/build.log; exit 1; }
-source build-gpu/env.sh
-B=build-gpu/bin
-stamp "synth (background) + test_cuda"
+source "$(dirname "$0")/session.sh"
+build_full verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda
+stamp "synth (background)"
 $B/verbatim synth --arch qwen3-8b --seed 1 --out /tmp/q8 >/tmp/synth.log 2>&1 &
 synth_pid=$!
-t="$out/tests.log"
-timeout 200 $B/test_cuda >"$t" 2>&1; echo "test_cuda exit $?" | tee -a "$out/steps.log"
-grep -E "^\[  (PASSED|FAILED)|FAILED|fusions: seed" "$t" | tail -8
-stamp "test_cuda_backend"
-echo "===== test_cuda_backend" >>"$t"
-timeout 150 $B/test_cuda_backend >>"$t" 2>&1; echo "test_cuda_backend exit $?" | tee -a "$out/steps.log"
-grep -E "fused GEMM launches|FAILED" "$t" | tail -6; tail -1 "$t"
-stamp "test_invariance (cuda)"
-echo "===== test_invariance, VERBATIM_TEST_BACKEND=cuda" >>"$t"
-VERBATIM_SHARED_DIR=$PWD/.deps/shared VERBATIM_TEST_BACKEND=cuda timeout 150 $B/test_invariance >>"$t" 2>&1
-echo "test_invariance cuda exit $?" | tee -a "$out/steps.log"; tail -2 "$t"
+cuda_tests
 san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
 s="$out/sanitizer.log"
 for tool in memcheck racecheck synccheck; do

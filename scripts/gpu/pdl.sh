@@ -3,16 +3,8 @@
 # (scripts/gpu/full_build.sh, `.deps` carried), the CUDA tests, the backend tests, the invariance suite on CUDA,
 # greedy decode of a synthetic qwen3-8b at batch 1, 8 and 64 (invariant and fast), then the attention and GEMM
 # benchmarks. Six logs in $OUT (or build-gpu/out); the build's own logs in /tmp/fb.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-out=${OUT:-$PWD/build-gpu/out}
-mkdir -p "$out"
-stamp() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$out/steps.log"; }
-stamp "build"
-OUT=/tmp/fb scripts/gpu/full_build.sh verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda \
-  bench_gemm_cuda bench_attention_cuda | tee -a "$out/steps.log" || { stamp "build failed"; tail -30 /tmp/fb/build.log; exit 1; }
-source build-gpu/env.sh
-B=build-gpu/bin
+source "$(dirname "$0")/session.sh"
+build_full verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda bench_gemm_cuda bench_attention_cuda
 stamp "synth (background) + test_cuda"
 $B/verbatim synth --arch qwen3-8b --seed 1 --out /tmp/q8 >/tmp/synth.log 2>&1 &
 synth_pid=$!

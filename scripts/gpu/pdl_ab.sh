@@ -3,11 +3,7 @@
 # (scripts/gpu/full_build.sh, `.deps` carried) and, beside it, of the tree in .carry/old.tar (`git archive` of the
 # commit before, carried in `.carry`); the CUDA tests; then batch-1 and batch-8 greedy decode of a synthetic qwen3-8b,
 # old and new binaries interleaved; then the backend tests and the invariance suite on CUDA. Logs in $OUT.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-out=${OUT:-$PWD/build-gpu/out}
-mkdir -p "$out"
-stamp() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$out/steps.log"; }
+source "$(dirname "$0")/session.sh"
 stamp "build new"
 scripts/gpu/full_build.sh verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda || {
   stamp "build failed"; exit 1; }

@@ -3,11 +3,7 @@
 # tests (GEMM + small-M kernel + attention, the backend, the invariance suite on CUDA), the small-M kernel benchmark
 # (mma chain latency, kernel vs cuBLASLt), batch-1/8/64 greedy decode of a synthetic qwen3-8b, and the GEMM benchmark.
 # Logs in $OUT (or build-gpu/out).
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-out=${OUT:-$PWD/build-gpu/out}
-mkdir -p "$out"
-stamp() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$out/steps.log"; }
+source "$(dirname "$0")/session.sh"
 stamp "build"
 scripts/gpu/full_build.sh verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda bench_gemm_cuda \
   bench_gemm_small_m_cuda || { stamp "build failed"; exit 1; }

@@ -3,16 +3,8 @@
 # batch-16 greedy decode of the synthetic qwen3-8b, at the short context of bench_decode_cuda's default and at ~0.5-1K:
 # full build (scripts/gpu/full_build.sh, `.deps` carried), the backend tests and the invariance suite on CUDA (the
 # option's plumbing), then bench_decode_cuda --split-size S. Logs in $OUT (or build-gpu/out).
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-out=${OUT:-$PWD/build-gpu/out}
-mkdir -p "$out"
-stamp() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$out/steps.log"; }
-stamp "build"
-OUT=/tmp/fb scripts/gpu/full_build.sh verbatim test_cuda_backend test_invariance bench_decode_cuda |
-  tee -a "$out/steps.log" || { stamp "build failed"; tail -40 /tmp/fb/build.log; exit 1; }
-source build-gpu/env.sh
-B=build-gpu/bin
+source "$(dirname "$0")/session.sh"
+build_full verbatim test_cuda_backend test_invariance bench_decode_cuda
 $B/verbatim synth --arch qwen3-8b --seed 1 --out /tmp/q8 >/tmp/synth.log 2>&1 &
 synth_pid=$!
 t="$out/tests.log"

@@ -4,30 +4,12 @@
 # CUDA, racecheck on the fused decode-step kernels (with the time it needs), the GEMM benchmark (criterion 2 of the
 # CUDA issue), and batch-1 greedy decode under the default fusion mask vs norm + SwiGLU (bench_decode_cuda --fuse 5).
 # Logs in $OUT (or build-gpu/out).
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-out=${OUT:-$PWD/build-gpu/out}
-mkdir -p "$out"
-stamp() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$out/steps.log"; }
-stamp "build"
-OUT=/tmp/fb scripts/gpu/full_build.sh verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda \
-  bench_gemm_cuda | tee -a "$out/steps.log" || { stamp "build failed"; tail -40 /tmp/fb/build.log; exit 1; }
-source build-gpu/env.sh
-B=build-gpu/bin
-stamp "synth (background) + test_cuda"
+source "$(dirname "$0")/session.sh"
+build_full verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda bench_gemm_cuda
+stamp "synth (background)"
 $B/verbatim synth --arch qwen3-8b --seed 1 --out /tmp/q8 >/tmp/synth.log 2>&1 &
 synth_pid=$!
-t="$out/tests.log"
-timeout 200 $B/test_cuda >"$t" 2>&1; echo "test_cuda exit $?" | tee -a "$out/steps.log"
-grep -E "^\[  (PASSED|FAILED)|FAILED" "$t" | tail -6
-stamp "test_cuda_backend"
-echo "===== test_cuda_backend" >>"$t"
-timeout 150 $B/test_cuda_backend >>"$t" 2>&1; echo "test_cuda_backend exit $?" | tee -a "$out/steps.log"
-grep -E "fused GEMM launches|FAILED" "$t" | tail -6; tail -1 "$t"
-stamp "test_invariance (cuda)"
-echo "===== test_invariance, VERBATIM_TEST_BACKEND=cuda" >>"$t"
-VERBATIM_SHARED_DIR=$PWD/.deps/shared VERBATIM_TEST_BACKEND=cuda timeout 150 $B/test_invariance >>"$t" 2>&1
-echo "test_invariance cuda exit $?" | tee -a "$out/steps.log"; tail -2 "$t"
+cuda_tests
 san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
 s="$out/sanitizer.log"
 stamp "compute-sanitizer --tool racecheck Fused.SwigluEpilogue*"

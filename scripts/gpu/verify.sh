@@ -2,16 +2,8 @@
 # One device call verifying the CUDA code of this tree: full build (scripts/gpu/full_build.sh, `.deps` carried), the
 # CUDA tests, the backend tests, the invariance suite on CUDA, and compute-sanitizer (memcheck, racecheck, synccheck)
 # on the small-M GEMM accuracy test and the paged-attention oracle test. Logs in $OUT (or build-gpu/out).
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-out=${OUT:-$PWD/build-gpu/out}
-mkdir -p "$out"
-stamp() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$out/steps.log"; }
-stamp "build"
-OUT=/tmp/fb scripts/gpu/full_build.sh verbatim test_cuda test_cuda_backend test_invariance | tee -a "$out/steps.log" ||
-  { stamp "build failed"; tail -30 /tmp/fb/build.log; exit 1; }
-source build-gpu/env.sh
-B=build-gpu/bin
+source "$(dirname "$0")/session.sh"
+build_full verbatim test_cuda test_cuda_backend test_invariance
 t="$out/tests.log"
 stamp "test_cuda"
 timeout 200 $B/test_cuda >"$t" 2>&1; echo "test_cuda exit $?" | tee -a "$out/steps.log"; grep -E "^\[  (PASSED|FAILED)" "$t"

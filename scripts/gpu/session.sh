@@ -1,0 +1,32 @@
+# Sourced (not run) by the one-call device scripts of this folder: goes to the repository root, sets $out (the logs:
+# $OUT, or build-gpu/out) and stamp (a timed line into $out/steps.log), and defines build_full TARGET..., the full
+# build through full_build.sh (its own logs in /tmp/fb; on failure the tail, and the script exits), after which $B
+# holds the binaries' folder and LD_LIBRARY_PATH the carried libraries.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+out=${OUT:-$PWD/build-gpu/out}
+mkdir -p "$out"
+stamp() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$out/steps.log"; }
+build_full() {
+  stamp "build"
+  OUT=/tmp/fb scripts/gpu/full_build.sh "$@" | tee -a "$out/steps.log" ||
+    { stamp "build failed"; tail -40 /tmp/fb/build.log; exit 1; }
+  source build-gpu/env.sh
+  B=build-gpu/bin
+}
+# After build_full: test_cuda, test_cuda_backend and the invariance suite on CUDA (stories260K from .deps/shared), all
+# into $out/tests.log, each exit status into steps.log, a summary line or two of each on stdout.
+cuda_tests() {
+  local t="$out/tests.log"
+  stamp "test_cuda"
+  timeout 200 $B/test_cuda >"$t" 2>&1; echo "test_cuda exit $?" | tee -a "$out/steps.log"
+  grep -E "^\[  (PASSED|FAILED)|FAILED|fusions: seed" "$t" | tail -8
+  stamp "test_cuda_backend"
+  echo "===== test_cuda_backend" >>"$t"
+  timeout 150 $B/test_cuda_backend >>"$t" 2>&1; echo "test_cuda_backend exit $?" | tee -a "$out/steps.log"
+  grep -E "fused GEMM launches|FAILED" "$t" | tail -6; tail -1 "$t"
+  stamp "test_invariance (cuda)"
+  echo "===== test_invariance, VERBATIM_TEST_BACKEND=cuda" >>"$t"
+  VERBATIM_SHARED_DIR=$PWD/.deps/shared VERBATIM_TEST_BACKEND=cuda timeout 150 $B/test_invariance >>"$t" 2>&1
+  echo "test_invariance cuda exit $?" | tee -a "$out/steps.log"; tail -2 "$t"
+}
