@@ -3,12 +3,15 @@
 // buffer, best of 10) divided by the bytes of weights read per decoded token (every layer tensor, the final norm,
 // the lm_head and one embedding row, as bf16 on the GPU).
 //   bench_decode_cuda --model DIR [--streams 1,8] [--tokens 256] [--prompt-len 16] [--modes invariant,fast]
-//                     [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 4] [--split-size 512]
+//                     [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 4] [--split-size 512] [--profile 0]
 // Each (mode, S) makes an Engine (backend cuda), warms it up (one request of 8 tokens, which also captures the decode
 // graphs), then submits S requests (distinct random prompts, ignore_eos, greedy) and steps until idle. decode tok/s
 // counts the tokens generated after every prompt was computed, over the time since then. --fuse: the CUDA backend's
 // decode-step fusions, a mask (1 norm prologue, 2 residual epilogue, 4 SwiGLU epilogue, the default; 0 none).
 // --split-size: the attention's KV positions per split (the invariant split SIZE; other sizes give other bits).
+// --profile 1: cudaProfilerStart / Stop around the decode of run 1 only (for `ncu --profile-from-start off`, which then
+// sees the decode steps' kernels and not the start-up's GEMM tuning).
+#include <cuda_profiler_api.h>
 #include <cuda_runtime.h>
 
 #include <chrono>
@@ -80,7 +83,7 @@ using Clock = std::chrono::steady_clock;
 int main(int argc, char** argv) {
   std::string model_path, modes = "invariant,fast", streams = "1";
   int tokens = 256, prompt_len = 16, runs = 2;
-  bool graphs = true, own_gemm = true;
+  bool graphs = true, own_gemm = true, profile = false;
   unsigned fuse = 4;     // the backend's default (CudaBackendOptions::fuse)
   int split_size = 512;  // the backend's default attention split (CudaBackendOptions::split_size)
   for (int i = 1; i < argc; ++i) {
@@ -112,10 +115,13 @@ int main(int argc, char** argv) {
       fuse = static_cast<unsigned>(std::stoul(next()));
     else if (a == "--split-size")
       split_size = std::stoi(next());
+    else if (a == "--profile")
+      profile = std::stoi(next()) != 0;
     else {
       std::fprintf(stderr,
                    "usage: bench_decode_cuda --model DIR [--streams 1,8] [--tokens 256] [--prompt-len 16] "
-                   "[--modes invariant,fast] [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 4] [--split-size 512]\n");
+                   "[--modes invariant,fast] [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 4] [--split-size 512] "
+                   "[--profile 0]\n");
       return 2;
     }
   }
@@ -181,8 +187,11 @@ int main(int argc, char** argv) {
           while (engine.stats().prompt_tokens < static_cast<uint64_t>(run + 1) * s * prompt_len && engine.step()) {
           }
           const uint64_t gen0 = engine.stats().generated_tokens, steps0 = engine.stats().steps;
+          const bool profiled = profile && run == 1;
+          if (profiled) cudaProfilerStart();
           auto d0 = Clock::now();
           engine.run_until_idle();
+          if (profiled) cudaProfilerStop();
           const double ds = std::chrono::duration<double>(Clock::now() - d0).count();
           const uint64_t gen = engine.stats().generated_tokens - gen0, steps = engine.stats().steps - steps0;
           const double tps = gen / ds;
