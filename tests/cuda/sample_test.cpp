@@ -57,12 +57,13 @@ std::vector<ck::SampleRowResult> run_gpu(const std::vector<float>& logits, int64
                 .token_index = cases[i].token_index};
   }
   DeviceBuffer dl(logits.size() * 4), ds(specs.size() * sizeof(ck::SampleRowSpec)),
-      dr(specs.size() * sizeof(ck::SampleRowResult));
+      dr(specs.size() * sizeof(ck::SampleRowResult)),
+      dw(ck::sample_workspace_bytes(static_cast<int>(specs.size()), vocab));
   cuda::check_cuda(cudaMemcpy(dl.get(), logits.data(), logits.size() * 4, cudaMemcpyHostToDevice), "upload");
   cuda::check_cuda(cudaMemcpy(ds.get(), specs.data(), specs.size() * sizeof(ck::SampleRowSpec), cudaMemcpyHostToDevice),
                    "upload");
   ck::sample_rows(dl.as<float>(), vocab, ds.as<ck::SampleRowSpec>(), dr.as<ck::SampleRowResult>(),
-                  static_cast<int>(specs.size()), nullptr);
+                  static_cast<int>(specs.size()), dw.get(), nullptr);
   cuda::check_launch("sample_rows");
   std::vector<ck::SampleRowResult> out(specs.size());
   cuda::check_cuda(cudaMemcpy(out.data(), dr.get(), out.size() * sizeof(ck::SampleRowResult), cudaMemcpyDeviceToHost),
@@ -72,12 +73,13 @@ std::vector<ck::SampleRowResult> run_gpu(const std::vector<float>& logits, int64
 
 std::vector<float> gpu_logprobs(const std::vector<float>& logits, int64_t vocab, const std::vector<int32_t>& rows,
                                 const std::vector<int32_t>& tokens) {
-  DeviceBuffer dl(logits.size() * 4), drows(rows.size() * 4), dtok(tokens.size() * 4), dout(rows.size() * 4);
+  DeviceBuffer dl(logits.size() * 4), drows(rows.size() * 4), dtok(tokens.size() * 4), dout(rows.size() * 4),
+      dw(ck::sample_workspace_bytes(static_cast<int>(rows.size()), vocab));
   cuda::check_cuda(cudaMemcpy(dl.get(), logits.data(), logits.size() * 4, cudaMemcpyHostToDevice), "upload");
   cuda::check_cuda(cudaMemcpy(drows.get(), rows.data(), rows.size() * 4, cudaMemcpyHostToDevice), "upload");
   cuda::check_cuda(cudaMemcpy(dtok.get(), tokens.data(), tokens.size() * 4, cudaMemcpyHostToDevice), "upload");
   ck::token_logprobs(dl.as<float>(), vocab, drows.as<int32_t>(), dtok.as<int32_t>(), dout.as<float>(),
-                     static_cast<int>(rows.size()), nullptr);
+                     static_cast<int>(rows.size()), dw.get(), nullptr);
   std::vector<float> out(rows.size());
   cuda::check_cuda(cudaMemcpy(out.data(), dout.get(), out.size() * 4, cudaMemcpyDeviceToHost), "download");
   return out;

@@ -13,29 +13,57 @@ __device__ __forceinline__ float bias_at(const void* b, int64_t i) {
 }
 
 __global__ void attention_inputs_kernel(AttentionInputsParams p, int64_t rows) {
-  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
+  // pdl.cuh: the next kernel may start. Before pdl_wait this kernel reads only what no kernel writes (the step plan's
+  // positions and blocks, the norm weights, inv_freq) and computes the rotation from them, so the kernel ahead (the
+  // q/k/v GEMM) hides that latency; the same operations as after the wait, so the same bits.
+  pdl_allow_dependents();
   const int heads = p.n_heads + 2 * p.n_kv_heads;
   const int64_t item = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
-  if (item >= rows * heads) return;  // whole warps leave together
+  if (item >= rows * heads) {  // whole warps leave together
+    pdl_wait();
+    return;
+  }
   const int lane = static_cast<int>(threadIdx.x % 32);
   const int64_t r = item / heads;
   const int h = static_cast<int>(item % heads);
   const int d = p.head_dim, half = d / 2;
-  const int64_t slot = p.positions[r] % p.block_size;
-  if (h >= p.n_heads + p.n_kv_heads) {  // V: copy to the cache
+  const int32_t position = p.positions[r];
+  const int64_t slot = position % p.block_size;
+  const int64_t block = p.row_block[r];
+  const bool is_v = h >= p.n_heads + p.n_kv_heads;
+  const bool is_q = h < p.n_heads;
+  const void* norm = is_q ? p.q_norm : p.k_norm;
+  float wa[kMaxPairsPerLane], wb[kMaxPairsPerLane], cs[kMaxPairsPerLane], sn[kMaxPairsPerLane];
+  if (!is_v) {
+    const float pos = static_cast<float>(position);
+#pragma unroll
+    for (int j = 0; j < kMaxPairsPerLane; ++j) {
+      const int i = lane + 32 * j;
+      wa[j] = wb[j] = 0.0f;
+      cs[j] = sn[j] = 0.0f;
+      if (i >= half) continue;
+      if (norm != nullptr) {
+        wa[j] = __bfloat162float(static_cast<const __nv_bfloat16*>(norm)[i]);
+        wb[j] = __bfloat162float(static_cast<const __nv_bfloat16*>(norm)[i + half]);
+      }
+      const float angle = pos * p.inv_freq[i];
+      cs[j] = cosf(angle);
+      sn[j] = sinf(angle);
+    }
+  }
+  pdl_wait();  // the q/k/v rows and the caches: everything the kernels ahead wrote is visible now
+  if (is_v) {  // V: copy to the cache
     const int kh = h - p.n_heads - p.n_kv_heads;
     const float* src = p.v + r * p.v_ld + static_cast<int64_t>(kh) * d;
-    __nv_bfloat16* dst = static_cast<__nv_bfloat16*>(p.v_cache) +
-                         ((static_cast<int64_t>(p.row_block[r]) * p.n_kv_heads + kh) * p.block_size + slot) * d;
+    __nv_bfloat16* dst =
+        static_cast<__nv_bfloat16*>(p.v_cache) + ((block * p.n_kv_heads + kh) * p.block_size + slot) * d;
     for (int i = lane; i < d; i += 32) dst[i] = __float2bfloat16_rn(src[i] + bias_at(p.v_bias, kh * d + i));
     return;
   }
-  const bool is_q = h < p.n_heads;
   const int hh = is_q ? h : h - p.n_heads;
   const float* src =
       is_q ? p.q + r * p.q_ld + static_cast<int64_t>(hh) * d : p.k + r * p.k_ld + static_cast<int64_t>(hh) * d;
   const void* bias = is_q ? p.q_bias : p.k_bias;
-  const void* norm = is_q ? p.q_norm : p.k_norm;
   float a[kMaxPairsPerLane], b[kMaxPairsPerLane];
 #pragma unroll
   for (int j = 0; j < kMaxPairsPerLane; ++j) {
@@ -52,23 +80,20 @@ __global__ void attention_inputs_kernel(AttentionInputsParams p, int64_t rows) {
     }
     ss = detail::warp_sum(ss);
     const float inv = 1.0f / sqrtf(ss / static_cast<float>(d) + p.eps);
-    const __nv_bfloat16* w = static_cast<const __nv_bfloat16*>(norm);
 #pragma unroll
     for (int j = 0; j < kMaxPairsPerLane; ++j) {
       const int i = lane + 32 * j;
       if (i < half) {
-        a[j] = __bfloat162float(w[i]) * (a[j] * inv);
-        b[j] = __bfloat162float(w[i + half]) * (b[j] * inv);
+        a[j] = wa[j] * (a[j] * inv);
+        b[j] = wb[j] * (b[j] * inv);
       }
     }
   }
-  const float pos = static_cast<float>(p.positions[r]);
 #pragma unroll
   for (int j = 0; j < kMaxPairsPerLane; ++j) {
     const int i = lane + 32 * j;
     if (i >= half) continue;
-    const float angle = pos * p.inv_freq[i];
-    const float c = cosf(angle), s = sinf(angle);
+    const float c = cs[j], s = sn[j];
     const float lo = a[j] * c - b[j] * s, hi = b[j] * c + a[j] * s;
     if (is_q) {
       const int64_t at = (r * p.n_heads + hh) * d + i;
@@ -77,8 +102,8 @@ __global__ void attention_inputs_kernel(AttentionInputsParams p, int64_t rows) {
       static_cast<__nv_bfloat16*>(p.q_bf16)[at] = __float2bfloat16_rn(lo);
       static_cast<__nv_bfloat16*>(p.q_bf16)[at + half] = __float2bfloat16_rn(hi);
     } else {
-      __nv_bfloat16* dst = static_cast<__nv_bfloat16*>(p.k_cache) +
-                           ((static_cast<int64_t>(p.row_block[r]) * p.n_kv_heads + hh) * p.block_size + slot) * d;
+      __nv_bfloat16* dst =
+          static_cast<__nv_bfloat16*>(p.k_cache) + ((block * p.n_kv_heads + hh) * p.block_size + slot) * d;
       dst[i] = __float2bfloat16_rn(lo);
       dst[i + half] = __float2bfloat16_rn(hi);
     }

@@ -60,7 +60,11 @@ struct MmaSmem {
 // HD: head_dim (64, 128, 256). T: positions per tile. MB: 16-row mma blocks of query vectors per CTA.
 template <int HD, int T, int MB>
 __global__ void __launch_bounds__(kThreads) paged_attention_mma_kernel(const Args a) {
-  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
+  // pdl.cuh: the next kernel may start. Until the first Q load below this CTA reads only the step plan (row_seq,
+  // positions, block tables), which no kernel writes, so that part of the setup overlaps the kernel ahead; pdl_wait
+  // comes before the first read of q (and of the cache, which the kernel ahead writes) and before any store.
+  pdl_allow_dependents();
+  bool waited = false;
   constexpr int QVMAX = 16 * MB;
   constexpr int NCH = HD / 8;     // 16-byte chunks per K/V row
   constexpr int QKS = HD + 8;     // Q row stride (elements)
@@ -130,6 +134,10 @@ __global__ void __launch_bounds__(kThreads) paged_attention_mma_kernel(const Arg
     if (tid < T) {
       sOff[tid] = offset_of(s0 + tid);
       sOff[T + tid] = n_tiles > 1 ? offset_of(s0 + T + tid) : -1;
+    }
+    if (!waited) {
+      pdl_wait();
+      waited = true;
     }
     // Q rows (zero past n_qv: padding rows of the mma).
     for (int i = tid; i < QVMAX * (HD / 2); i += kThreads) {

@@ -1,10 +1,14 @@
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstdint>
+#include <string>
 
 #include "kernels/common/philox.h"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/reduce.cuh"
 #include "kernels/cuda/sample.cuh"
+#include "util/error.h"
 
 namespace verbatim::cuda_kernels {
 namespace {
@@ -36,7 +40,6 @@ __device__ __forceinline__ float value_of(uint64_t key) {
 
 struct Shared {
   double dred[32];
-  unsigned long long ured[32];
   int ired[32];
   unsigned int hist[256];
   unsigned long long page0[kPage];  // the first page of the sorted order
@@ -53,26 +56,74 @@ struct Shared {
   int token;
 };
 
-__device__ unsigned long long block_max_u64(unsigned long long v, Shared& sh) {
-  return detail::block_max<kThreads>(v, sh.ured, 0ull);
+// One chunk of a row: ids [c * kChunk, min((c + 1) * kChunk, vocab)). Its max key (0 when no logit in it is finite)
+// and its sum of exp(double(x) - m_c), m_c the chunk's max (the block tree of kPartThreads threads over ids).
+struct RowPart {
+  unsigned long long key;
+  double sum;
+};
+
+constexpr int64_t kChunk = 4096;
+constexpr int kPartThreads = 256;
+
+__host__ __device__ int64_t chunks_of(int64_t vocab) {
+  return (vocab + kChunk - 1) / kChunk;
 }
 
-// max key of the row (0 when no logit is finite) and the row's lse (double; the block tree). Shared by the sampler and
-// the scorer, so their logprobs are the same bits.
-__device__ double row_lse(const float* x, int64_t vocab, Shared& sh, unsigned long long* max_key) {
+// Grid (chunks, rows): part (row i, chunk c) -> parts[i * n_chunks + c]. The row of i is specs[i].row or rows[i].
+__global__ void __launch_bounds__(kPartThreads)
+    row_parts_kernel(const float* __restrict__ logits, int64_t vocab, const SampleRowSpec* __restrict__ specs,
+                     const int32_t* __restrict__ rows, RowPart* __restrict__ parts) {
+  pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
+  __shared__ unsigned long long ured[32];
+  __shared__ double dred[32];
+  const int i = static_cast<int>(blockIdx.y);
+  const float* x = logits + static_cast<int64_t>(specs != nullptr ? specs[i].row : rows[i]) * vocab;
+  const int64_t begin = static_cast<int64_t>(blockIdx.x) * kChunk, end = min(vocab, begin + kChunk);
   unsigned long long best = 0;
-  for (int64_t i = threadIdx.x; i < vocab; i += kThreads) {
-    const float s = sanitize(x[i]);
-    if (s > -INFINITY) best = max(best, static_cast<unsigned long long>(key_of(s, i)));
+  for (int64_t t = begin + threadIdx.x; t < end; t += kPartThreads) {
+    const float s = sanitize(x[t]);
+    if (s > -INFINITY) best = max(best, static_cast<unsigned long long>(key_of(s, t)));
   }
-  best = block_max_u64(best, sh);
+  best = detail::block_max<kPartThreads>(best, ured, 0ull);
+  double sum = 0.0;
+  if (best != 0) {
+    const double m = static_cast<double>(value_of(best));
+    for (int64_t t = begin + threadIdx.x; t < end; t += kPartThreads)
+      sum += exp(static_cast<double>(sanitize(x[t])) - m);
+    sum = detail::block_sum<kPartThreads>(sum, dred);
+  }
+  if (threadIdx.x == 0) parts[static_cast<int64_t>(i) * gridDim.x + blockIdx.x] = {best, sum};
+}
+
+// The row's max key (0 when no logit is finite) and its lse from its chunks: m = the max over chunks (exact),
+// lse = m + log(S), S = sum over chunks in increasing order of sum_c * exp(m_c - m) (double, one thread). Shared by the
+// sampler and the scorer, so their logprobs are the same bits; a function of the row's logits and the vocabulary size
+// alone.
+// (The factors exp(m_c - m) are computed by one thread per chunk into sh.p, then thread 0 runs the fma chain.)
+__device__ double row_lse(const RowPart* part, int64_t n_chunks, Shared& sh, unsigned long long* max_key) {
+  unsigned long long best = 0;
+  for (int64_t c = threadIdx.x; c < n_chunks; c += kThreads) best = max(best, part[c].key);
+  best = detail::block_max<kThreads>(best, reinterpret_cast<unsigned long long*>(sh.page), 0ull);  // exact
   *max_key = best;
   if (best == 0) return 0.0;
   const double m = static_cast<double>(value_of(best));
-  double sum = 0.0;
-  for (int64_t i = threadIdx.x; i < vocab; i += kThreads) sum += exp(static_cast<double>(sanitize(x[i])) - m);
-  sum = detail::block_sum<kThreads>(sum, sh.dred);
-  return m + log(sum);
+  for (int64_t c0 = 0; c0 < n_chunks; c0 += kPage) {
+    const int64_t c = c0 + threadIdx.x;
+    if (threadIdx.x < kPage && c < n_chunks)
+      sh.p[threadIdx.x] = part[c].key == 0 ? 0.0 : exp(static_cast<double>(value_of(part[c].key)) - m);
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      double total = c0 == 0 ? 0.0 : sh.dred[0];
+      for (int64_t j = 0; j < kPage && c0 + j < n_chunks; ++j)
+        if (part[c0 + j].key != 0) total = __fma_rn(part[c0 + j].sum, sh.p[j], total);
+      sh.dred[0] = total;
+    }
+    __syncthreads();
+  }
+  const double lse = m + log(sh.dred[0]);
+  __syncthreads();
+  return lse;
 }
 
 // Sorted-order keys of the sampler: the logit's (0 for a non-finite one).
@@ -184,7 +235,7 @@ __device__ void page_probs(const unsigned long long* page, double* p, double t, 
 
 __global__ void __launch_bounds__(kThreads, 1)
     sample_kernel(const float* __restrict__ logits, int64_t vocab, const SampleRowSpec* __restrict__ specs,
-                  SampleRowResult* __restrict__ results) {
+                  const RowPart* __restrict__ parts, SampleRowResult* __restrict__ results) {
   pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   __shared__ Shared sh;
   const SampleRowSpec sp = specs[blockIdx.x];
@@ -192,7 +243,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   SampleRowResult* res = results + blockIdx.x;
 
   unsigned long long max_key = 0;
-  const double lse = row_lse(x, vocab, sh, &max_key);
+  const int64_t n_chunks = chunks_of(vocab);
+  const double lse = row_lse(parts + blockIdx.x * n_chunks, n_chunks, sh, &max_key);
   if (max_key == 0) {
     if (threadIdx.x == 0) {
       res->token = -1;
@@ -339,12 +391,14 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 __global__ void __launch_bounds__(kThreads, 1)
     token_logprobs_kernel(const float* __restrict__ logits, int64_t vocab, const int32_t* __restrict__ rows,
-                          const int32_t* __restrict__ tokens, float* __restrict__ out) {
+                          const int32_t* __restrict__ tokens, const RowPart* __restrict__ parts,
+                          float* __restrict__ out) {
   pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   __shared__ Shared sh;
   const float* x = logits + static_cast<int64_t>(rows[blockIdx.x]) * vocab;
   unsigned long long max_key = 0;
-  const double lse = row_lse(x, vocab, sh, &max_key);
+  const int64_t n_chunks = chunks_of(vocab);
+  const double lse = row_lse(parts + blockIdx.x * n_chunks, n_chunks, sh, &max_key);
   if (threadIdx.x == 0) {
     const int32_t t = tokens[blockIdx.x];
     out[blockIdx.x] =
@@ -354,16 +408,47 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 }  // namespace
 
+size_t sample_workspace_bytes(int n, int64_t vocab) {
+  return static_cast<size_t>(std::max(n, 0)) * static_cast<size_t>(chunks_of(std::max<int64_t>(vocab, 1))) *
+         sizeof(RowPart);
+}
+
+namespace {
+
+void check_args(int64_t vocab, int n, const void* workspace, const char* what) {
+  if (vocab <= 0 || vocab > (int64_t{1} << 31) - 1)
+    fail(what, "vocab " + std::to_string(vocab) + " is outside [1, 2^31 - 1]");
+  if (n > 65535) fail(what, std::to_string(n) + " rows in one launch (at most 65535)");
+  if (workspace == nullptr || reinterpret_cast<uintptr_t>(workspace) % 16 != 0)
+    fail(what, "needs a 16-byte aligned workspace of sample_workspace_bytes()");
+}
+
+dim3 parts_grid(int64_t vocab, int n) {
+  return dim3(static_cast<unsigned>(chunks_of(vocab)), static_cast<unsigned>(n));
+}
+
+}  // namespace
+
 void sample_rows(const float* logits, int64_t vocab, const SampleRowSpec* specs, SampleRowResult* results, int n,
-                 cudaStream_t stream) {
+                 void* workspace, cudaStream_t stream) {
   if (n <= 0) return;
-  launch_pdl(sample_kernel, static_cast<unsigned>(n), kThreads, 0, stream, logits, vocab, specs, results);
+  check_args(vocab, n, workspace, "cuda sample_rows");
+  auto* parts = static_cast<RowPart*>(workspace);
+  launch_pdl(row_parts_kernel, parts_grid(vocab, n), kPartThreads, 0, stream, logits, vocab, specs,
+             static_cast<const int32_t*>(nullptr), parts);
+  launch_pdl(sample_kernel, static_cast<unsigned>(n), kThreads, 0, stream, logits, vocab, specs,
+             static_cast<const RowPart*>(parts), results);
 }
 
 void token_logprobs(const float* logits, int64_t vocab, const int32_t* rows, const int32_t* tokens, float* out, int n,
-                    cudaStream_t stream) {
+                    void* workspace, cudaStream_t stream) {
   if (n <= 0) return;
-  launch_pdl(token_logprobs_kernel, static_cast<unsigned>(n), kThreads, 0, stream, logits, vocab, rows, tokens, out);
+  check_args(vocab, n, workspace, "cuda token_logprobs");
+  auto* parts = static_cast<RowPart*>(workspace);
+  launch_pdl(row_parts_kernel, parts_grid(vocab, n), kPartThreads, 0, stream, logits, vocab,
+             static_cast<const SampleRowSpec*>(nullptr), rows, parts);
+  launch_pdl(token_logprobs_kernel, static_cast<unsigned>(n), kThreads, 0, stream, logits, vocab, rows, tokens,
+             static_cast<const RowPart*>(parts), out);
 }
 
 }  // namespace verbatim::cuda_kernels

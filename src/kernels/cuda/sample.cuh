@@ -4,7 +4,9 @@
 // order), and the cumulative walks run in one thread in sorted order. No floating-point atomics.
 //
 // Per row (logits fp32 [vocab], sanitized on read: NaN -> -inf, +inf -> FLT_MAX):
-//   lse = m + log(sum exp(double(x) - m)), m = max x       (double; the block tree over ids)
+//   lse = m + log(S), m = max x (double), over chunks c of 4096 ids in increasing order (a first kernel spreads the
+//     chunks over the GPU, one block each): S = fma(s_c, exp(m_c - m), S), m_c the chunk's max, s_c = sum
+//     exp(double(x) - m_c) over the chunk (the block tree over its ids); chunks without a finite logit skipped
 //   logprob(t) = float(double(x[t]) - lse)                 (the one definition the scorer uses too)
 //   temperature == 0: the token is argmax x, the lowest id among equal maxima.
 //   otherwise, as sampler.h steps 2-8, with the sorted order (x descending, id ascending; z = x / T is monotone in x):
@@ -22,6 +24,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace verbatim::cuda_kernels {
@@ -47,13 +50,17 @@ struct SampleRowResult {
   float top_logprob[kSampleMaxTop];
 };
 
-// logits: [*, vocab] fp32 device; specs, results: [n] device.
+// Bytes of device workspace sample_rows and token_logprobs need for n rows (the per-chunk maxima and sums).
+size_t sample_workspace_bytes(int n, int64_t vocab);
+
+// logits: [*, vocab] fp32 device; specs, results: [n] device; workspace: sample_workspace_bytes(n, vocab) bytes,
+// 16-byte aligned. At most 65535 rows per call; a bad argument throws verbatim::Error naming it.
 void sample_rows(const float* logits, int64_t vocab, const SampleRowSpec* specs, SampleRowResult* results, int n,
-                 cudaStream_t stream);
+                 void* workspace, cudaStream_t stream);
 
 // out[i] = logprob of tokens[i] in row rows[i] (NaN when the row has no finite logit or the token is out of range).
-// rows, tokens, out: [n] device. Bitwise the logprob sample_rows reports for that token.
+// rows, tokens, out: [n] device; workspace as for sample_rows. Bitwise the logprob sample_rows reports for that token.
 void token_logprobs(const float* logits, int64_t vocab, const int32_t* rows, const int32_t* tokens, float* out, int n,
-                    cudaStream_t stream);
+                    void* workspace, cudaStream_t stream);
 
 }  // namespace verbatim::cuda_kernels
