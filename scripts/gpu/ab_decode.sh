@@ -33,11 +33,5 @@ for r in 1 2 3; do
     echo "$v $r: $(grep -E '^\| inv' "$d" | tail -2 | cut -d'|' -f6 | tr '\n' ' ')"
   done
 done
-ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-stamp "ncu"
-timeout 200 "$ncu_bin" --profile-from-start off --clock-control none --cache-control none \
-  --metrics gpu__time_duration.sum --csv --page raw \
-  $B/bench_decode_cuda --model /tmp/q8 --streams 1 --tokens 4 --runs 1 --modes invariant --profile 1 \
-  >"$out/ncu.csv" 2>"$out/ncu.err"
-echo "ncu exit $?"
+ncu_decode
 stamp "done"

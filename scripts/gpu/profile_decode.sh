@@ -3,7 +3,7 @@
 # S = 1 (the reference tok/s of this machine), then Nsight Compute over the decode steps only (bench_decode_cuda
 # --profile 1 brackets run 1's decode with cudaProfilerStart / Stop; ncu --profile-from-start off): each kernel
 # launched alone (ncu serializes them: no programmatic-launch overlap), clocks and caches left as they are, its
-# gpu__time_duration into $out/ncu.csv. scripts/gpu/ncu_summary.py sums them per kernel and per layer position.
+# gpu__time_duration into $out/ncu.csv (session.sh ncu_decode). scripts/gpu/ncu_summary.py sums them per kernel.
 source "$(dirname "$0")/session.sh"
 build_full verbatim bench_decode_cuda
 stamp "synth"
@@ -12,11 +12,5 @@ d="$out/bench_decode.log"
 stamp "bench_decode_cuda S=1"
 timeout 120 $B/bench_decode_cuda --model /tmp/q8 --streams 1 --tokens 128 --runs 2 --modes invariant >"$d" 2>&1
 echo "exit $?"; grep -E "^\| inv|bound" "$d"
-ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-stamp "ncu ($ncu_bin)"
-timeout 300 "$ncu_bin" --profile-from-start off --clock-control none --cache-control none \
-  --metrics gpu__time_duration.sum --csv --page raw \
-  $B/bench_decode_cuda --model /tmp/q8 --streams 1 --tokens 4 --runs 1 --modes invariant --profile 1 \
-  >"$out/ncu.csv" 2>"$out/ncu.err"
-echo "ncu exit $?"; tail -3 "$out/ncu.err"; grep -c '^"' "$out/ncu.csv"
+ncu_decode
 stamp "done"

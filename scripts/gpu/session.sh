@@ -1,7 +1,7 @@
 # Sourced (not run) by the one-call device scripts of this folder: goes to the repository root, sets $out (the logs:
 # $OUT, or build-gpu/out) and stamp (a timed line into $out/steps.log), and defines build_full TARGET..., the full
 # build through full_build.sh (its own logs in /tmp/fb; on failure the tail, and the script exits), after which $B
-# holds the binaries' folder and LD_LIBRARY_PATH the carried libraries.
+# holds the binaries' folder and LD_LIBRARY_PATH the carried libraries. Also cuda_tests and ncu_decode (below).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 out=${OUT:-$PWD/build-gpu/out}
@@ -29,4 +29,17 @@ cuda_tests() {
   echo "===== test_invariance, VERBATIM_TEST_BACKEND=cuda" >>"$t"
   VERBATIM_SHARED_DIR=$PWD/.deps/shared VERBATIM_TEST_BACKEND=cuda timeout 150 $B/test_invariance >>"$t" 2>&1
   echo "test_invariance cuda exit $?" | tee -a "$out/steps.log"; tail -2 "$t"
+}
+# After build_full, with the synthetic qwen3-8b in /tmp/q8: Nsight Compute over 3 batch-1 decode steps only
+# (bench_decode_cuda --profile 1 brackets them with cudaProfilerStart / Stop), each kernel alone, clocks and caches as
+# found, gpu__time_duration into $out/ncu.csv (scripts/gpu/ncu_summary.py sums it per kernel).
+ncu_decode() {
+  local ncu_bin
+  ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  stamp "ncu ($ncu_bin)"
+  timeout 300 "$ncu_bin" --profile-from-start off --clock-control none --cache-control none \
+    --metrics gpu__time_duration.sum --csv --page raw \
+    $B/bench_decode_cuda --model /tmp/q8 --streams 1 --tokens 4 --runs 1 --modes invariant --profile 1 \
+    >"$out/ncu.csv" 2>"$out/ncu.err"
+  echo "ncu exit $?"; tail -3 "$out/ncu.err"; grep -c '^"' "$out/ncu.csv"
 }
