@@ -1,8 +1,9 @@
 // Benchmark of the CUDA paged attention (src/kernels/cuda/paged_attention.cuh) on Qwen3-8B's attention shape
 // (32 query heads, 8 KV heads, head_dim 128, block_size 16). Prints one table:
-//   decode: batch 1, 16, 64 x context 512, 1024, 4096, invariant split (512) vs fast split (fast_split_size);
-//   prefill: one sequence of 2048 rows (positions 0..2047), invariant split, rows tiled per CTA (hint n) and not
-//   (hint 1).
+//   decode: batch 1, 16, 64 x context 512, 1024, 4096, invariant split (a fixed 512, the default, and grown from 128
+//   up to 512 until a row has at most 8 splits, --cuda-split-min 128) vs fast split (fast_split_size);
+//   prefill: one sequence of 2048 rows (positions 0..2047), both invariant splits, rows tiled per CTA (hint n) and
+//   not (hint 1).
 // Decode bytes = K and V of every row's positions read once; GB/s against a device-to-device cudaMemcpy of 1 GiB
 // measured in the same process (bytes read + written). Timing: CUDA events around 10 back-to-back launches (decode)
 // or one (prefill), warm-up first, median of the samples; the decode inputs rotate over copies on disjoint blocks
@@ -42,6 +43,7 @@ T* dev_alloc(size_t n) {
 
 constexpr int kHeads = 32, kKvHeads = 8, kHd = 128, kBs = 16;
 constexpr int kInvariantSplit = 512;
+constexpr int kGrownMin = 128;  // a grown split (CudaBackendOptions::split_min = 128, generate --cuda-split-min)
 constexpr size_t kBlockElems = static_cast<size_t>(kKvHeads) * kBs * kHd;  // one block of K (or V)
 
 float median(std::vector<float> v) {
@@ -118,9 +120,8 @@ int main() {
   __nv_bfloat16* q = dev_alloc<__nv_bfloat16>(size_t{max_rows} * kHeads * kHd);
   __nv_bfloat16* out = dev_alloc<__nv_bfloat16>(size_t{max_rows} * kHeads * kHd);
   verbatim::cuda::fill_bf16(q, max_rows, kHeads * kHd, kHeads * kHd, 3, verbatim::cuda::FillPattern::Uniform, s);
-  const size_t ws_bytes =
-      std::max(verbatim::cuda_kernels::paged_attention_workspace_bytes(64, kHeads, kHd, 4096 / 16),
-               verbatim::cuda_kernels::paged_attention_workspace_bytes(max_rows, kHeads, kHd, 2048 / 512));
+  const size_t ws_bytes = std::max(verbatim::cuda_kernels::paged_attention_workspace_bytes(64, kHeads, kHd, 4096 / 16),
+                                   verbatim::cuda_kernels::paged_attention_workspace_bytes(max_rows, kHeads, kHd, 8));
   float* ws = dev_alloc<float>(ws_bytes / 4 + 4);
   int32_t* d_pos = dev_alloc<int32_t>(max_rows);
   int32_t* d_seq = dev_alloc<int32_t>(max_rows);
@@ -152,11 +153,16 @@ int main() {
     ck(cudaMemcpy(d_seq, seq.data(), seq.size() * 4, cudaMemcpyHostToDevice), "seq");
     const double bytes = static_cast<double>(c.batch) * c.ctx * kKvHeads * kHd * 2 * 2;
     // variant 0: invariant, max_splits = the needed count; 1: fast; 2: invariant with max_splits 64 (a graph's bound
-    // for 32K positions: the extra CTAs exit early, at a cost this row shows).
-    for (int variant = 0; variant < (c.batch == 64 ? 3 : 2); ++variant) {
+    // for 32K positions: the extra CTAs exit early, at a cost this row shows; batch 64 only); 3: invariant, splits
+    // grown from kGrownMin.
+    for (int variant = 0; variant < 4; ++variant) {
+      if (variant == 2 && c.batch != 64) continue;
       const bool fast = variant == 1;
       const int split = fast ? verbatim::cuda_kernels::fast_split_size(c.batch, c.ctx, kBs, sms) : kInvariantSplit;
-      const int max_splits = variant == 2 ? 64 : (c.ctx + split - 1) / split;
+      const int split_min = variant == 3 ? kGrownMin : 0;
+      const int max_splits = variant == 2 ? 64
+                                          : verbatim::cuda_kernels::paged_attention_splits(
+                                                c.ctx - 1, split, split_min, PagedAttentionParams{}.split_target);
       auto launch = [&](int i) {
         const int r = i % rot;
         PagedAttentionParams p;
@@ -168,6 +174,7 @@ int main() {
         p.n_rows = c.batch, p.n_heads = kHeads, p.n_kv_heads = kKvHeads, p.head_dim = kHd, p.block_size = kBs;
         p.scale = 1.0f / std::sqrt(static_cast<float>(kHd));
         p.split_size = split;
+        p.split_min = split_min;
         p.max_splits = max_splits;
         p.workspace = ws;
         p.rows_per_seq_hint = 1;
@@ -178,8 +185,12 @@ int main() {
       std::printf("| decode batch %d ctx %d | %s | %d | %d | %d | %.1f | %.0f | %.1f%% |\n", c.batch, c.ctx,
                   variant == 0   ? "invariant"
                   : variant == 1 ? "fast"
-                                 : "invariant, bound 64",
-                  split, max_splits, rot, ms * 1e3, gbs, 100.0 * gbs / copy_gbs);
+                  : variant == 2 ? "invariant, bound 64"
+                                 : "invariant, grown from 128",
+                  variant == 3 ? verbatim::cuda_kernels::paged_attention_split_at(c.ctx - 1, split, split_min,
+                                                                                  PagedAttentionParams{}.split_target)
+                               : split,
+                  max_splits, rot, ms * 1e3, gbs, 100.0 * gbs / copy_gbs);
       std::fflush(stdout);
     }
   }
@@ -191,8 +202,12 @@ int main() {
     ck(cudaMemcpy(d_pos, pos.data(), n * 4, cudaMemcpyHostToDevice), "pos");
     ck(cudaMemcpy(d_seq, seq.data(), n * 4, cudaMemcpyHostToDevice), "seq");
     ck(cudaMemcpy(d_begin, begin.data(), 4, cudaMemcpyHostToDevice), "begin");
-    for (int hint : {0, 1}) {
-      const int max_splits = (n + kInvariantSplit - 1) / kInvariantSplit;
+    for (int variant = 0; variant < 4; ++variant) {
+      const int hint = variant % 2, split_min = variant < 2 ? 0 : kGrownMin;
+      int max_splits = 1;
+      for (int i = 0; i < n; ++i)
+        max_splits = std::max(max_splits, verbatim::cuda_kernels::paged_attention_splits(
+                                              i, kInvariantSplit, split_min, PagedAttentionParams{}.split_target));
       auto launch = [&](int) {
         PagedAttentionParams p;
         p.q = q, p.out = out, p.k_cache = k, p.v_cache = v;
@@ -200,6 +215,7 @@ int main() {
         p.n_rows = n, p.n_heads = kHeads, p.n_kv_heads = kKvHeads, p.head_dim = kHd, p.block_size = kBs;
         p.scale = 1.0f / std::sqrt(static_cast<float>(kHd));
         p.split_size = kInvariantSplit;
+        p.split_min = split_min;
         p.max_splits = max_splits;
         p.workspace = ws;
         p.rows_per_seq_hint = hint == 0 ? n : 1;
@@ -208,8 +224,9 @@ int main() {
       const float ms = time_ms(launch, 2, 11, 1, s);
       // Causal: row i reads i + 1 positions; 4 flops per (position, head, dim) (QK and PV multiply-adds).
       const double flops = 4.0 * kHeads * kHd * (static_cast<double>(n) * (n + 1) / 2);
-      std::printf("| prefill 1 seq x %d rows (hint %s) | invariant | %d | %d | 1 | %.1f | %.1f TFLOP/s | - |\n", n,
-                  hint == 0 ? "n" : "1", kInvariantSplit, max_splits, ms * 1e3, flops / (ms * 1e-3) / 1e12);
+      std::printf("| prefill 1 seq x %d rows (hint %s) | %s | %d | %d | 1 | %.1f | %.1f TFLOP/s | - |\n", n,
+                  hint == 0 ? "n" : "1", split_min == 0 ? "invariant" : "invariant, grown from 128", kInvariantSplit,
+                  max_splits, ms * 1e3, flops / (ms * 1e-3) / 1e12);
       std::fflush(stdout);
     }
   }

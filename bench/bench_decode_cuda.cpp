@@ -3,12 +3,14 @@
 // buffer, best of 10) divided by the bytes of weights read per decoded token (every layer tensor, the final norm,
 // the lm_head and one embedding row, as bf16 on the GPU).
 //   bench_decode_cuda --model DIR [--streams 1,8] [--tokens 256] [--prompt-len 16] [--modes invariant,fast]
-//                     [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 4] [--split-size 512] [--profile 0]
+//                     [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 4] [--split-size 512] [--split-min 0]
+//                     [--profile 0]
 // Each (mode, S) makes an Engine (backend cuda), warms it up (one request of 8 tokens, which also captures the decode
 // graphs), then submits S requests (distinct random prompts, ignore_eos, greedy) and steps until idle. decode tok/s
 // counts the tokens generated after every prompt was computed, over the time since then. --fuse: the CUDA backend's
 // decode-step fusions, a mask (1 norm prologue, 2 residual epilogue, 4 SwiGLU epilogue, the default; 0 none).
-// --split-size: the attention's KV positions per split (the invariant split SIZE; other sizes give other bits).
+// --split-size, --split-min: the attention's largest and smallest KV split (a row's split is split-min, doubled
+// until it has at most 8 splits, at most split-size: a function of its own position; other values give other bits).
 // --profile 1: cudaProfilerStart / Stop around the decode of run 1 only (for `ncu --profile-from-start off`, which then
 // sees the decode steps' kernels and not the start-up's GEMM tuning).
 #include <cuda_profiler_api.h>
@@ -86,6 +88,7 @@ int main(int argc, char** argv) {
   bool graphs = true, own_gemm = true, profile = false;
   unsigned fuse = 4;     // the backend's default (CudaBackendOptions::fuse)
   int split_size = 512;  // the backend's default attention split (CudaBackendOptions::split_size)
+  int split_min = 0;     // and its shortest (CudaBackendOptions::split_min; 0: fixed, the default)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -115,13 +118,15 @@ int main(int argc, char** argv) {
       fuse = static_cast<unsigned>(std::stoul(next()));
     else if (a == "--split-size")
       split_size = std::stoi(next());
+    else if (a == "--split-min")
+      split_min = std::stoi(next());
     else if (a == "--profile")
       profile = std::stoi(next()) != 0;
     else {
       std::fprintf(stderr,
                    "usage: bench_decode_cuda --model DIR [--streams 1,8] [--tokens 256] [--prompt-len 16] "
                    "[--modes invariant,fast] [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 4] [--split-size 512] "
-                   "[--profile 0]\n");
+                   "[--split-min 0] [--profile 0]\n");
       return 2;
     }
   }
@@ -141,8 +146,9 @@ int main(int argc, char** argv) {
     std::printf("device: %s, %d SMs; copy bandwidth %.1f GB/s (read + write)\n", prop.name, prop.multiProcessorCount,
                 bw);
     std::printf(
-        "model: %s (load %.1f s); weights read per token %.3f GB; bound %.1f tok/s; fuse mask %u; split size %d\n",
-        model_path.c_str(), load_s, bpt / 1e9, bound, fuse, split_size);
+        "model: %s (load %.1f s); weights read per token %.3f GB; bound %.1f tok/s; fuse mask %u; split size %d (from "
+        "%d)\n",
+        model_path.c_str(), load_s, bpt / 1e9, bound, fuse, split_size, split_min);
     std::printf(
         "| mode | S | graphs | run | decode tok/s | ms/step | of bound | engine start s "
         "|\n|---|---:|---|---:|---:|---:|---:|---:|\n");
@@ -161,6 +167,7 @@ int main(int argc, char** argv) {
         o.cuda_graphs = graphs;
         o.cuda_fuse = fuse;
         o.cuda_split_size = split_size;
+        o.cuda_split_min = split_min;
         o.backend_shared = shared;
         o.kv_cache_bytes = int64_t{4} << 30;
         auto e0 = Clock::now();

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# One device call, an A/B of batch-1 decode: full build of this tree and, beside it, of the tree in .carry/old.tar
-# (`git archive` of the commit to compare with, carried in `.carry`); the GPU tests (session.sh's cuda_tests) on
-# this tree; then bench_decode_cuda at S = 1 (synthetic qwen3-8b, greedy, graphs on), new and old interleaved three
-# times; then ncu's per-kernel times of this tree's decode step (as profile_decode.sh). Logs in $OUT.
+# One device call, an A/B of decode: full build of this tree and, beside it, of the tree in .carry/old.tar (`git
+# archive` of the commit to compare with, carried in `.carry`); the GPU tests (session.sh's cuda_tests) on this tree;
+# then bench_decode_cuda (synthetic qwen3-8b, greedy, graphs on) for each case of AB_CASES (STREAMS:PROMPT:TOKENS,
+# default "1:16:128"), new and old interleaved AB_ROUNDS times (default 3); AB_ATTENTION=1 adds bench_attention_cuda
+# of this tree, AB_NCU=1 (the default) ncu's per-kernel times of this tree's batch-1 step (session.sh ncu_decode).
+# Logs in $OUT.
 source "$(dirname "$0")/session.sh"
-build_full verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda
+targets="verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda"
+[ "${AB_ATTENTION:-0}" = 1 ] && targets="$targets bench_attention_cuda"
+build_full $targets
 old=/tmp/old
 # After the new build: the two share full_build.sh's unpacked prefix.
 if [ -f .carry/old.tar ]; then
@@ -16,6 +20,11 @@ fi
 $B/verbatim synth --arch qwen3-8b --seed 1 --out /tmp/q8 >/tmp/synth.log 2>&1 &
 synth_pid=$!
 cuda_tests
+if [ "${AB_ATTENTION:-0}" = 1 ]; then
+  stamp "bench_attention_cuda"
+  timeout 120 $B/bench_attention_cuda >"$out/bench_attention.log" 2>&1
+  echo "exit $?"; grep -E "^\| decode batch (1|64) ctx (1024|4096)|^\| prefill" "$out/bench_attention.log"
+fi
 wait $synth_pid
 if [ -n "${old_pid:-}" ]; then
   wait $old_pid
@@ -23,15 +32,19 @@ if [ -n "${old_pid:-}" ]; then
 fi
 d="$out/decode_ab.log"
 stamp "decode A/B"
-for r in 1 2 3; do
-  for v in new old; do
-    bin=$B/bench_decode_cuda
-    [ $v = old ] && bin=$old/build-old/bin/bench_decode_cuda
-    [ -x $bin ] || continue
-    echo "-- $v run $r" >>"$d"
-    timeout 100 $bin --model /tmp/q8 --tokens 128 --runs 2 --streams 1 --modes invariant >>"$d" 2>&1
-    echo "$v $r: $(grep -E '^\| inv' "$d" | tail -2 | cut -d'|' -f6 | tr '\n' ' ')"
+for c in ${AB_CASES:-1:16:128}; do
+  IFS=: read -r streams prompt tokens <<<"$c"
+  for r in $(seq "${AB_ROUNDS:-3}"); do
+    for v in new old; do
+      bin=$B/bench_decode_cuda
+      [ $v = old ] && bin=$old/build-old/bin/bench_decode_cuda
+      [ -x $bin ] || continue
+      echo "-- $v round $r streams $streams prompt $prompt tokens $tokens" >>"$d"
+      timeout 100 $bin --model /tmp/q8 --tokens "$tokens" --prompt-len "$prompt" --runs 2 --streams "$streams" \
+        --modes invariant >>"$d" 2>&1
+      echo "S=$streams P=$prompt $v $r: $(grep -E '^\| inv' "$d" | tail -2 | cut -d'|' -f6 | tr '\n' ' ')"
+    done
   done
 done
-ncu_decode
+[ "${AB_NCU:-1}" = 1 ] && ncu_decode
 stamp "done"

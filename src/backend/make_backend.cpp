@@ -20,6 +20,7 @@ std::unique_ptr<Backend> make_backend(const BackendConfig& c) {
     o.graphs = c.graphs;
     o.fuse = c.fuse;
     o.split_size = c.split_size;
+    o.split_min = c.split_min;
     o.memory_budget_bytes = c.memory_budget_bytes;
     o.shared = c.shared;
     return make_cuda_backend(o);

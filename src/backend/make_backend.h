@@ -21,6 +21,7 @@ struct BackendConfig {
   bool graphs = true;                       // cuda: CUDA graphs for decode steps
   unsigned fuse = 4;                        // cuda: decode-step fusions, CudaBackendOptions::fuse (4: SwiGLU only)
   int split_size = 512;                     // cuda: attention KV positions per split, CudaBackendOptions::split_size
+  int split_min = 0;                        // cuda: the shortest split (0: fixed), CudaBackendOptions::split_min
   int64_t memory_budget_bytes = 0;          // cuda: 0 = none
   std::shared_ptr<SharedResources> shared;  // cuda: device state shared with other backends (may be null)
 };

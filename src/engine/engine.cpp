@@ -80,6 +80,10 @@ void EngineOptions::validate() const {
   positive("max_running", max_running);
   positive("max_logits", max_logits);
   positive("cuda_split_size", cuda_split_size);
+  if (cuda_split_min < 0) fail("cuda_split_min", "must be >= 0, got " + std::to_string(cuda_split_min));
+  if (cuda_split_min > cuda_split_size)
+    fail("cuda_split_min",
+         std::to_string(cuda_split_min) + " exceeds cuda_split_size " + std::to_string(cuda_split_size));
   if (num_blocks < 0) fail("num_blocks", "must be >= 0");
   if (preempt_interval < 0) fail("preempt_interval", "must be >= 0");
   if (gpu_memory_bytes < 0) fail("gpu_memory_bytes", "must be >= 0");
@@ -115,6 +119,7 @@ Engine::Engine(const Model& model, const Tokenizer* tokenizer, const EngineOptio
                                     .graphs = opt_.cuda_graphs,
                                     .fuse = opt_.cuda_fuse,
                                     .split_size = opt_.cuda_split_size,
+                                    .split_min = opt_.cuda_split_min,
                                     .memory_budget_bytes = opt_.gpu_memory_bytes,
                                     .shared = opt_.backend_shared});
   int num_blocks = opt_.num_blocks;

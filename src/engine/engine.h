@@ -48,6 +48,9 @@ struct EngineOptions {
   unsigned cuda_fuse = 4;   // decode-step fusions into the GEMMs, a mask (backend/cuda/cuda_backend.h; no bit changes)
   int cuda_split_size = 512;  // attention KV positions per split (CudaBackendOptions::split_size): changes the bits of
                               // every attention output (still invariant: a fixed size); the fingerprint names it
+  int cuda_split_min = 0;     // 0: cuda_split_size, one fixed size. Else the split of short rows, grown to
+                              // cuda_split_size (CudaBackendOptions::split_min; a function of the row's own position:
+                              // invariant, other bits); at most cuda_split_size; the fingerprint names a non-zero one
   int64_t gpu_memory_bytes = 0;  // memory budget on the GPU (weights + KV cache + workspaces); 0: none. With a budget
                                  // and num_blocks == 0, the KV cache gets what the budget leaves
   std::shared_ptr<backend::SharedResources> backend_shared;  // device state shared between engines (tests): each

@@ -110,6 +110,8 @@ Fingerprint compute_fingerprint(const Model& model, const std::string& tokenizer
     fp.kernels += std::string("; cpu_kv ") + backend::cpu_kv_name(o.cpu_kv);
   if (backend == "cuda" && o.cuda_split_size != EngineOptions{}.cuda_split_size)
     fp.kernels += "; split_size " + std::to_string(o.cuda_split_size);
+  if (backend == "cuda" && o.cuda_split_min != EngineOptions{}.cuda_split_min)
+    fp.kernels += "; split_min " + std::to_string(o.cuda_split_min);
   fp.device = backend::device_arch(backend);
   fp.mode = mode_name(o.mode);
   if (o.mode == Mode::Fast)  // fast mode's bits depend on the batch shape, so at least pin the limits that shape it

@@ -136,9 +136,11 @@ Launch make_launch(const World& w, std::vector<Row> rows, std::mt19937_64& rng) 
   return l;
 }
 
-int needed_splits(const Launch& l, int split) {
+// split_min 0: one fixed split size; else grown from split_min with the kernel's default split_target.
+int needed_splits(const Launch& l, int split, int split_min = 0) {
   int n = 1;
-  for (const Row& r : l.rows) n = std::max(n, r.pos / split + 1);
+  for (const Row& r : l.rows)
+    n = std::max(n, paged_attention_splits(r.pos, split, split_min, PagedAttentionParams{}.split_target));
   return n;
 }
 
@@ -146,11 +148,11 @@ int needed_splits(const Launch& l, int split) {
 // (the engine's case: kernels launched as programmatic dependents, pdl.cuh), or on the legacy default stream (plain
 // launches).
 std::vector<uint16_t> run_gpu(const World& w, const Launch& l, int split, int max_splits, int hint,
-                              bool legacy_stream = false) {
+                              bool legacy_stream = false, int split_min = 0) {
   cudaStream_t s = nullptr;
   if (!legacy_stream) ck(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "stream");
   const int n_rows = static_cast<int>(l.rows.size());
-  if (max_splits <= 0) max_splits = needed_splits(l, split);
+  if (max_splits <= 0) max_splits = needed_splits(l, split, split_min);
   std::vector<int32_t> pos(n_rows), seq(n_rows);
   for (int r = 0; r < n_rows; ++r) pos[r] = l.rows[r].pos, seq[r] = l.rows[r].seq;
   Dev d_q, d_pos, d_seq;
@@ -175,6 +177,7 @@ std::vector<uint16_t> run_gpu(const World& w, const Launch& l, int split, int ma
   p.block_size = w.s.block_size;
   p.scale = 1.0f / std::sqrt(static_cast<float>(w.s.head_dim));
   p.split_size = split;
+  p.split_min = split_min;
   p.max_splits = max_splits;
   p.workspace = d_ws.as<float>();
   p.rows_per_seq_hint = hint;
@@ -299,6 +302,10 @@ TEST(CudaPagedAttention, MatchesCpuOracle) {
     expect_close(w, l, run_gpu(w, l, inv_split, 0, 0, true), ref, "invariant split 512, hint 0, default stream");
     expect_close(w, l, run_gpu(w, l, bs * std::max(1, 64 / bs), 0, 2), ref, "split 64, hint 2");
     expect_close(w, l, run_gpu(w, l, bs, 0, 0), ref, "split = block_size");
+    // Grown splits (CudaBackendOptions::split_min): from 64 positions, doubled until a row has at most 8, up to 512.
+    const int min64 = bs * std::max(1, 64 / bs);
+    expect_close(w, l, run_gpu(w, l, inv_split, 0, 0, false, min64), ref, "splits grown from 64 to 512, hint 0");
+    expect_close(w, l, run_gpu(w, l, inv_split, 0, 2, false, min64), ref, "splits grown from 64 to 512, hint 2");
     const int fast = fast_split_size(static_cast<int>(l.rows.size()), c.max_len, bs, 132);
     expect_close(w, l, run_gpu(w, l, fast, 0, 0), ref, "fast split");
     // Decode-only launch (hint 1): the last row of every sequence.
@@ -306,6 +313,7 @@ TEST(CudaPagedAttention, MatchesCpuOracle) {
     for (int s = 0; s < static_cast<int>(w.seq_len.size()); ++s) dec.push_back({s, w.seq_len[s] - 1});
     const Launch ld = make_launch(w, dec, rng);
     expect_close(w, ld, run_gpu(w, ld, inv_split, 0, 1), run_cpu(w, ld), "decode rows, hint 1");
+    expect_close(w, ld, run_gpu(w, ld, inv_split, 0, 1, false, min64), run_cpu(w, ld), "decode rows, grown splits");
   }
 }
 
@@ -321,11 +329,13 @@ int64_t count_diff(const World& w, const std::vector<uint16_t>& out, const std::
   return diff;
 }
 
-void invariance_for(Shape shape, uint64_t seed) {
+// split_min 0: splits of a fixed 512 positions (the engine's default); else grown from split_min up to 512.
+void invariance_for(Shape shape, uint64_t seed, int split_min) {
   std::mt19937_64 rng(seed);
-  // Sequence 0 is the target (3 splits of 512 at its end); 1..63 are others of random lengths.
+  // Sequence 0 is the target (3 splits of 512 at its end; with grown splits its 70-row chunk crosses position 1024,
+  // where the split size of a row goes from 128 to 256); 1..63 are others of random lengths.
   std::vector<int> lens = random_lens(rng, 64, 1, 2000);
-  lens[0] = 1300 + static_cast<int>(rng() % 200);
+  lens[0] = split_min > 0 ? 1030 + static_cast<int>(rng() % 60) : 1300 + static_cast<int>(rng() % 200);
   World w(shape, lens, rng, /*cpu_layout=*/false);
   const int split = 512;
   const int tlen = lens[0];
@@ -339,7 +349,7 @@ void invariance_for(Shape shape, uint64_t seed) {
   std::vector<uint16_t> alone(target.q.size());
   for (size_t i = 0; i < chunk.size(); ++i) {
     Launch one{{chunk[i]}, std::vector<uint16_t>(target.q.begin() + i * rw, target.q.begin() + (i + 1) * rw)};
-    const std::vector<uint16_t> o = run_gpu(w, one, split, 0, 1);
+    const std::vector<uint16_t> o = run_gpu(w, one, split, 0, 1, false, split_min);
     std::copy(o.begin(), o.end(), alone.begin() + i * rw);
   }
   std::vector<int> ident(chunk.size());
@@ -352,9 +362,10 @@ void invariance_for(Shape shape, uint64_t seed) {
     total += d;
   };
   // Prefill chunk as one launch, several hints (rows per CTA) and max_splits bounds.
+  const int nt = needed_splits(target, split, split_min);
   for (int hint : {0, 3, 70}) {
-    for (int ms : {0, 4, 9}) {
-      check(run_gpu(w, target, split, ms, hint), ident,
+    for (int ms : {0, nt + 1, nt + 6}) {
+      check(run_gpu(w, target, split, ms, hint, false, split_min), ident,
             "chunk of 70 rows, hint " + std::to_string(hint) + ", max_splits " + std::to_string(ms));
     }
   }
@@ -365,7 +376,7 @@ void invariance_for(Shape shape, uint64_t seed) {
       const size_t e = std::min(chunk.size(), b + 17);
       Launch sub{std::vector<Row>(chunk.begin() + b, chunk.begin() + e),
                  std::vector<uint16_t>(target.q.begin() + b * rw, target.q.begin() + e * rw)};
-      const std::vector<uint16_t> o = run_gpu(w, sub, split, 0, 0);
+      const std::vector<uint16_t> o = run_gpu(w, sub, split, 0, 0, false, split_min);
       std::copy(o.begin(), o.end(), out.begin() + b * rw);
     }
     check(out, ident, "chunk as sub-chunks of 17 rows");
@@ -399,8 +410,8 @@ void invariance_for(Shape shape, uint64_t seed) {
       map[i] = ti;
       std::copy(target.q.begin() + ti * rw, target.q.begin() + (ti + 1) * rw, l.q.begin() + i * rw);
     }
-    const int ms = needed_splits(l, split) + static_cast<int>(rng() % 3);
-    check(run_gpu(w, l, split, ms, 0), map,
+    const int ms = needed_splits(l, split, split_min) + static_cast<int>(rng() % 3);
+    check(run_gpu(w, l, split, ms, 0, false, split_min), map,
           "with " + std::to_string(k) + " other sequences (" + std::to_string(rows.size()) + " rows), max_splits " +
               std::to_string(ms));
   }
@@ -414,7 +425,7 @@ void invariance_for(Shape shape, uint64_t seed) {
     std::copy(target.q.end() - rw, target.q.end(), l.q.begin() + at * rw);
     std::vector<int> map(rows.size(), -1);
     map[at] = static_cast<int>(chunk.size()) - 1;
-    check(run_gpu(w, l, split, 0, 1), map, "decode row among 63 others, hint 1");
+    check(run_gpu(w, l, split, 0, 1, false, split_min), map, "decode row among 63 others, hint 1");
   }
   EXPECT_EQ(total, 0);
   // Fast mode: the split size follows the batch, and with it (usually) the bits. Printed, not asserted.
@@ -430,11 +441,15 @@ TEST(CudaPagedAttention, RowBitsInvariantAcrossLaunches) {
   const uint64_t seed = fresh_seed();
   std::printf("invariance: seed %llu\n", static_cast<unsigned long long>(seed));
   std::printf(" Qwen3-8B shape (32/8 heads, hd 128, bs 16)\n");
-  invariance_for({32, 8, 128, 16}, seed);
+  invariance_for({32, 8, 128, 16}, seed, 0);
   std::printf(" hd 64, G 1, bs 16\n");
-  invariance_for({4, 4, 64, 16}, seed + 1);
+  invariance_for({4, 4, 64, 16}, seed + 1, 0);
   std::printf(" hd 8, G 2, bs 16\n");
-  invariance_for({8, 4, 8, 16}, seed + 2);
+  invariance_for({8, 4, 8, 16}, seed + 2, 0);
+  std::printf(" Qwen3-8B shape, splits grown from 128 to 512 (--cuda-split-min 128)\n");
+  invariance_for({32, 8, 128, 16}, seed + 3, 128);
+  std::printf(" hd 8, G 2, bs 16, splits grown from 128 to 512\n");
+  invariance_for({8, 4, 8, 16}, seed + 4, 128);
 }
 
 // A row needing more splits than max_splits comes out NaN (never silently wrong); the others stay right.
@@ -482,6 +497,9 @@ TEST(CudaPagedAttention, RejectsBadParams) {
   expect_throw([](PagedAttentionParams& p) { p.head_dim = 0; }, "head_dim 0");
   expect_throw([](PagedAttentionParams& p) { p.split_size = 24; }, "split not a multiple of block_size");
   expect_throw([](PagedAttentionParams& p) { p.split_size = 0; }, "split 0");
+  expect_throw([](PagedAttentionParams& p) { p.split_min = 1024; }, "split_min above split_size");
+  expect_throw([](PagedAttentionParams& p) { p.split_min = 24; }, "split_min not a multiple of block_size");
+  expect_throw([](PagedAttentionParams& p) { p.split_target = 1; }, "split_target 1");
   expect_throw([](PagedAttentionParams& p) { p.max_splits = 0; }, "max_splits 0");
   expect_throw([](PagedAttentionParams& p) { p.max_splits = 2; }, "max_splits 2 without workspace");
   expect_throw([](PagedAttentionParams& p) { p.n_heads = 5; }, "n_heads not a multiple of n_kv_heads");

@@ -101,6 +101,8 @@ struct Sizes {
   int forced_others = 6;
   backend::CpuMatmul cpu_matmul = backend::CpuMatmul::Fp32;  // cpu backend: the linear layers' arithmetic
   backend::CpuKv cpu_kv = backend::CpuKv::Fp32;              // cpu backend: the KV cache's element type
+  int cuda_split_size = EngineOptions{}.cuda_split_size;     // cuda backend: the attention's splits
+  int cuda_split_min = EngineOptions{}.cuda_split_min;
 };
 
 class Fixture {
@@ -145,6 +147,8 @@ class Fixture {
     o.backend_shared = shared_;
     o.cpu_matmul = sz_.cpu_matmul;
     o.cpu_kv = sz_.cpu_kv;
+    o.cuda_split_size = sz_.cuda_split_size;
+    o.cuda_split_min = sz_.cuda_split_min;
     return o;
   }
 
@@ -336,6 +340,26 @@ TEST(SyntheticInvarianceAmx, GreedyAndSeededBitwiseUnderLoad) {
     GTEST_SKIP() << "*** this CPU (or OS) has no AMX-BF16 tile unit: the cpu_matmul amx invariance case is SKIPPED, "
                     "nothing was run ***";
   check_cpu_matmul_case(backend::CpuMatmul::Amx, 47, 53);
+}
+
+// Grown attention splits on CUDA (cuda_split_min): a row's split size follows its own position, so a prompt's rows
+// and its decode rows cross sizes (here 8-position splits below position 64, 16 from there: up to 8 splits a row,
+// merged) and the promises still hold bitwise. One flavour (qwen3, q/k norm), greedy and seeded.
+TEST(SyntheticInvarianceGrownSplits, GreedyAndSeededBitwiseUnderLoad) {
+  if (test_backend() != "cuda") GTEST_SKIP() << "cuda_split_min applies to the cuda backend only";
+  const Flavour f = flavours()[2];
+  auto model = testing::make_tiny_model(f.spec);
+  Sizes sz;
+  sz.cuda_split_size = 64;
+  sz.cuda_split_min = 8;
+  sz.target_prompt_min = 40;  // the target's rows cross position 64, where its split size goes from 8 to 16
+  sz.target_prompt_max = 90;
+  sz.other_counts = {3, 0};
+  Fixture fx(*model, nullptr, sz);
+  std::printf("[ invariance ] %s with cuda splits grown from 8 to 64, seed %llu\n", f.name,
+              static_cast<unsigned long long>(suite_seed()));
+  fx.check_all(suite_seed() * 59, /*seeded=*/false);
+  fx.check_all(suite_seed() * 61, /*seeded=*/true);
 }
 
 // The bf16 KV cache (cpu_kv bf16) too: K and V rounded to bf16 when stored change the bits, never with the batch,

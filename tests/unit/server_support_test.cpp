@@ -150,5 +150,24 @@ TEST(EngineOptionsCheck, CudaSplitSizeMustBePositive) {
   }
 }
 
+// The shortest split (cuda_split_min) must be 0 (one fixed size) or at most cuda_split_size; the error names it.
+TEST(EngineOptionsCheck, CudaSplitMinInRange) {
+  for (int bad : {-1, -128, 1024}) {
+    EngineOptions o;
+    o.cuda_split_min = bad;
+    try {
+      o.validate();
+      ADD_FAILURE() << "cuda_split_min " << bad << " was accepted";
+    } catch (const verbatim::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("cuda_split_min"), std::string::npos) << e.what();
+    }
+  }
+  for (int good : {0, 128, 512}) {
+    EngineOptions o;
+    o.cuda_split_min = good;
+    EXPECT_NO_THROW(o.validate()) << good;
+  }
+}
+
 }  // namespace
 }  // namespace verbatim::server

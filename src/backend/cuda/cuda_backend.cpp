@@ -63,6 +63,8 @@ std::string mib(int64_t bytes) {
 CudaBackend::CudaBackend(const backend::CudaBackendOptions& o) : opt_(o) {
   if (opt_.max_rows < 1 || opt_.max_logits < 1) fail(kWhere, "max_rows and max_logits must be positive");
   if (opt_.split_size < 1) fail(kWhere, "split_size must be positive");
+  if (opt_.split_min < 0 || opt_.split_min > opt_.split_size)
+    fail(kWhere, "split_min must be in [0, split_size], got " + std::to_string(opt_.split_min));
   if (opt_.memory_budget_bytes < 0) fail(kWhere, "the memory budget must be >= 0");
   if (opt_.shared) {
     res_ = std::dynamic_pointer_cast<CudaResources>(opt_.shared);
@@ -322,7 +324,10 @@ void CudaBackend::alloc_kv_cache(const backend::KvCacheLayout& l) {
   v_cache_ = static_cast<__nv_bfloat16*>(allocate(bytes, "the V cache"));
   const int64_t capacity = static_cast<int64_t>(l.num_blocks) * l.block_size;
   const int split = attention_split_size(1);
+  // The longest sequence's splits; with grown splits (split_min) also a short row's, at most split_target (8).
   max_splits_capacity_ = static_cast<int>((capacity + split - 1) / split);
+  if (opt_.split_min > 0)
+    max_splits_capacity_ = std::max(max_splits_capacity_, ck::PagedAttentionParams{}.split_target);
 }
 
 int CudaBackend::max_kv_blocks(const backend::KvCacheLayout& l, int n_heads) const {
@@ -334,7 +339,9 @@ int CudaBackend::max_kv_blocks(const backend::KvCacheLayout& l, int n_heads) con
   const int64_t ws_per_split =
       static_cast<int64_t>(ck::paged_attention_workspace_bytes(opt_.max_rows, n_heads, l.head_dim, 2)) / 2;
   const int64_t per_block = kv_bytes + (ws_per_split * l.block_size + split - 1) / split;
-  const int64_t reserve = kv_bytes + 2 * ws_per_split + (int64_t{64} << 20);  // dummy block, sampling buffers
+  // The dummy block, two splits (or a short row's split_target with grown splits), sampling buffers.
+  const int64_t short_splits = opt_.split_min > 0 ? ck::PagedAttentionParams{}.split_target : 2;
+  const int64_t reserve = kv_bytes + short_splits * ws_per_split + (int64_t{64} << 20);
   const int64_t left = opt_.memory_budget_bytes - used_bytes_ - reserve;
   if (left <= 0) return 0;
   return static_cast<int>(std::min<int64_t>(left / per_block, int64_t{1} << 24));
@@ -344,6 +351,12 @@ int CudaBackend::attention_split_size(int n_rows) const {
   const int bs = kv_.block_size;
   if (opt_.mode == Mode::Fast) return ck::fast_split_size(n_rows, kv_.num_blocks * bs, bs, res_->sm_count());
   return (opt_.split_size + bs - 1) / bs * bs;
+}
+
+int CudaBackend::attention_split_min(int split_size) const {
+  if (opt_.mode == Mode::Fast || opt_.split_min == 0) return split_size;  // one size (fast: from the batch)
+  const int bs = kv_.block_size;
+  return std::min((opt_.split_min + bs - 1) / bs * bs, split_size);
 }
 
 // ---- ops ------------------------------------------------------------------------------------------------------
@@ -582,6 +595,7 @@ void CudaBackend::attention(int layer, backend::Act q, int n_heads, backend::Act
   p.block_size = kv_.block_size;
   p.scale = 1.0f / std::sqrt(static_cast<float>(kv_.head_dim));
   p.split_size = step_split_size_;
+  p.split_min = step_split_min_;
   p.max_splits = step_max_splits_;
   p.workspace = static_cast<float*>(attn_workspace_);
   p.rows_per_seq_hint = step_rows_per_seq_;

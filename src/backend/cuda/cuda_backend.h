@@ -40,8 +40,12 @@ struct CudaBackendOptions {
   // norm + residual made every batch slower, docs/performance.md 2026-12-02); the others stay for A/B runs.
   unsigned fuse = kFuseSwiglu;
   bool device_sampling = true;  // can_sample(): the engine samples on the GPU (false: it reads logits rows)
-  int split_size = 512;  // attention KV positions per split (rounded up to a multiple of the block size); invariant
-                         // mode only (fast mode picks it from the batch)
+  int split_size = 512;  // attention KV positions per split from 8 x split_size positions on (rounded up to a multiple
+                         // of the block size); invariant mode only (fast mode picks one size from the batch)
+  int split_min = 0;     // 0: split_size, one fixed size (the default). Else the split of short rows: split_min
+                         // doubled until the row has at most 8 splits, at most split_size (paged_attention.cuh): a
+                         // function of the row's own position, so invariant. Faster at batch 1 with 0.5-2K positions,
+                         // slower for prefill and wide batches there (docs/performance.md, 2026-12-02)
   int64_t memory_budget_bytes = 0;          // 0: none; else every device allocation of this backend must fit in it
   std::shared_ptr<SharedResources> shared;  // null: the backend makes its own (tunes its own GEMMs)
   bool log = false;                         // GEMM tuning tables and graph captures to stderr

@@ -147,6 +147,7 @@ class CudaBackend final : public backend::Backend {
   void check_rows(backend::Act a, int64_t n, int64_t cols, DType dtype, const char* what) const;
   int64_t rows(backend::Act a, int64_t cols, DType dtype, const char* what) const;  // step rows, after checks
   int attention_split_size(int n_rows) const;
+  int attention_split_min(int split_size) const;  // the step's shortest split (paged_attention.cuh)
 
   backend::CudaBackendOptions opt_;
   std::shared_ptr<CudaResources> res_;
@@ -183,6 +184,7 @@ class CudaBackend final : public backend::Backend {
   int64_t step_rows_ = 0;    // rows the kernels run on (padded to the graph bucket)
   int64_t step_logits_ = 0;  // logit rows the kernels run on (padded)
   int step_split_size_ = 0;
+  int step_split_min_ = 0;
   int step_max_splits_ = 0;
   int step_rows_per_seq_ = 0;
   std::set<const void*> fresh_shadows_;  // bf16 copies written by rope this step

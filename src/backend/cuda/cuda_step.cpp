@@ -90,14 +90,12 @@ void CudaBackend::begin_step(const StepPlan& plan) {
   int32_t* seq_begin = plan_host_ + 5 * plan_slots_;
   const int32_t dummy_block = kv_.num_blocks;
   const int64_t table_len = static_cast<int64_t>(plan.block_table.size());
-  int32_t max_pos = 0;
   for (int r = 0; r < n; ++r) {
     const StepPlan::Seq& s = plan.seqs[plan.row_seq[r]];
     tokens[r] = plan.tokens[r];
     positions[r] = plan.positions[r];
     row_seq[r] = plan.row_seq[r];
     row_block[r] = plan.block_table[s.table_begin + plan.positions[r] / kv_.block_size];
-    max_pos = std::max(max_pos, plan.positions[r]);
   }
   for (int64_t r = n; r < rows_b; ++r) {  // padding rows: token 0 at position 0 of the dummy sequence
     tokens[r] = 0;
@@ -132,7 +130,13 @@ void CudaBackend::begin_step(const StepPlan& plan) {
   step_logits_ = logits_b;
   step_rows_per_seq_ = use_graph ? 1 : rows_per_seq;
   step_split_size_ = attention_split_size(static_cast<int>(n));
-  const int needed = n > 0 ? (max_pos + step_split_size_) / step_split_size_ : 1;
+  step_split_min_ = attention_split_min(step_split_size_);
+  const int split_target = cuda_kernels::PagedAttentionParams{}.split_target;
+  // The most splits of any row (not monotone in the position: a row's split size grows with it).
+  int needed = 1;
+  for (int64_t r = 0; r < n; ++r)
+    needed = std::max(needed, cuda_kernels::paged_attention_splits(plan.positions[r], step_split_size_, step_split_min_,
+                                                                   split_target));
   if (use_graph) {
     int bound = 1;
     while (bound < needed) bound *= 2;

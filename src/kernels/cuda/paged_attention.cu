@@ -28,7 +28,7 @@ __global__ void paged_attention_merge_kernel(const Args a) {
   const int64_t rh = blockIdx.x;
   const int row = static_cast<int>(rh / p.n_heads);
   const int pos = p.positions[row];
-  const int n_splits = pos / p.split_size + 1;
+  const int n_splits = paged_attention_splits(pos, p.split_size, p.split_min, p.split_target);
   if (n_splits == 1 || n_splits > p.max_splits) return;  // written by the attention kernel
   const float* ml = a.ws_ml + rh * p.max_splits * 2;
   const float* acc = a.ws_acc + rh * p.max_splits * p.head_dim;
@@ -94,6 +94,11 @@ void paged_attention(const PagedAttentionParams& p, cudaStream_t stream) {
     bad("split_size " + std::to_string(p.split_size) + " is not a positive multiple of block_size " +
         std::to_string(p.block_size));
   }
+  if (p.split_min < 0 || (p.split_min > 0 && (p.split_min % p.block_size != 0 || p.split_min > p.split_size))) {
+    bad("split_min " + std::to_string(p.split_min) + " is not 0 or a positive multiple of block_size " +
+        std::to_string(p.block_size) + " up to split_size " + std::to_string(p.split_size));
+  }
+  if (p.split_target < 2) bad("split_target must be >= 2, got " + std::to_string(p.split_target));
   if (p.max_splits < 1) bad("max_splits must be >= 1, got " + std::to_string(p.max_splits));
   if (!(p.scale > 0.0f) || !std::isfinite(p.scale)) bad("scale must be positive and finite");
   if (p.n_rows == 0) return;

@@ -3,7 +3,10 @@
 //
 // What a row computes. Row r (a query at position positions[r] of sequence row_seq[r]) attends positions
 // [0, positions[r]] of its sequence, in KV head h / (n_heads / n_kv_heads) for query head h. The positions are cut
-// into splits of split_size positions at FIXED absolute offsets: split i covers [i * S, min((i + 1) * S, pos + 1)).
+// into splits of S positions at FIXED absolute offsets: split i covers [i * S, min((i + 1) * S, pos + 1)), where S is a
+// function of the row's own position (split_size_at below): split_min, doubled while the row would have more than
+// split_target splits, at most split_size. Short rows get short splits (many CTAs for a short context); from
+// split_size * split_target positions on, S = split_size, one split more per split_size positions.
 // Inside a split, tiles of a fixed size T (64 positions for head_dim <= 128, 32 above; a function of head_dim alone)
 // start at i * S + j * T and are visited in increasing order with an online softmax in fp32. Per tile:
 //   score[t] = dot(q, k[t]) * (scale * log2(e)), -inf past pos or past the split; tiles starting past pos skipped
@@ -20,15 +23,16 @@
 // L = l_0 w_0 then fma(l_s, w_s, L); O likewise) and writes bf16(O * (1 / L)); for one split that formula gives the
 // same bits as the direct write. No atomics. Masking depends on the row's own position only.
 //
-// Hence a row's bits depend only on (q row, its sequence's K/V at positions 0..pos, head_dim, split_size, scale):
+// Hence a row's bits depend only on (q row, its sequence's K/V at positions 0..pos, head_dim, the split parameters,
+// scale):
 // not on the other rows in the launch, on which rows share a CTA (a CTA shares each K/V tile between the query heads of
 // one KV group and several consecutive rows of one sequence, but each (row, head) runs the same operations as alone),
 // on the grid, max_splits, rows_per_seq_hint or the SM count. A prefill row and a later decode row at the same position
 // give the same bits. Mode::Fast uses the same kernels with split_size = fast_split_size(...) (batch-dependent bits).
 //
-// Supported: head_dim a multiple of 8 up to 256, any n_heads multiple of n_kv_heads, any block_size >= 1, split_size a
-// positive multiple of block_size, max_splits <= 8192. q, out, k_cache, v_cache (and workspace) 16-byte aligned.
-// Anything else throws verbatim::Error.
+// Supported: head_dim a multiple of 8 up to 256, any n_heads multiple of n_kv_heads, any block_size >= 1, split_size
+// and split_min positive multiples of block_size with split_min <= split_size, split_target >= 2, max_splits <= 8192.
+// q, out, k_cache, v_cache (and workspace) 16-byte aligned. Anything else throws verbatim::Error.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -50,11 +54,13 @@ struct PagedAttentionParams {
   const int32_t* block_table = nullptr;      // device: concatenated block ids (position p of sequence s lives in block
                                              // block_table[seq_table_begin[s] + p / block_size], slot p % block_size)
   int n_rows = 0, n_heads = 0, n_kv_heads = 0, head_dim = 0, block_size = 0;
-  float scale = 0.0f;  // 1/sqrt(head_dim)
-  int split_size = 0;  // KV positions per split, a positive multiple of block_size
-  int max_splits = 0;  // grid bound: >= ceil((max position + 1) / split_size) of any row (graph capture may pass a
-                       // bucket's bound; CTAs beyond a row's own split count exit early). A row that needs more
-                       // splits than this gets NaN outputs (a caller bug made loud).
+  float scale = 0.0f;    // 1/sqrt(head_dim)
+  int split_size = 0;    // the largest split: KV positions per split from split_size * split_target positions on
+  int split_min = 0;     // the smallest split (0: split_size, a fixed size); both multiples of block_size
+  int split_target = 8;  // a row's splits grow (doubling from split_min) until it has at most this many
+  int max_splits = 0;    // grid bound: >= paged_attention_splits(max position) of any row (graph capture may pass a
+                         // bucket's bound; CTAs beyond a row's own split count exit early). A row that needs more
+                         // splits than this gets NaN outputs (a caller bug made loud).
   float* workspace = nullptr;  // partial results: paged_attention_workspace_bytes(...) bytes (may be null when
                                // max_splits == 1)
   // Speed only, never bits: the most rows any one sequence has in this launch (1 for a decode-only batch; 0 = not
@@ -63,6 +69,19 @@ struct PagedAttentionParams {
   // A wrong hint stays correct (a CTA walks the runs of one sequence inside its rows), only slower.
   int rows_per_seq_hint = 0;
 };
+
+// The split size of a row at position pos (a function of pos and the three split parameters alone): split_min
+// (split_size where 0), doubled while the row would have more than split_target splits, at most split_size.
+__host__ __device__ inline int paged_attention_split_at(int pos, int split_size, int split_min, int split_target) {
+  int s = split_min > 0 ? split_min : split_size;
+  while (s < split_size && pos / s + 1 > split_target) s = 2 * s < split_size ? 2 * s : split_size;
+  return s;
+}
+
+// The number of splits of a row at position pos.
+__host__ __device__ inline int paged_attention_splits(int pos, int split_size, int split_min, int split_target) {
+  return pos / paged_attention_split_at(pos, split_size, split_min, split_target) + 1;
+}
 
 // Bytes of workspace for a launch of n_rows rows with max_splits splits (0 when max_splits <= 1).
 size_t paged_attention_workspace_bytes(int n_rows, int n_heads, int head_dim, int max_splits);

@@ -76,7 +76,6 @@ __global__ void __launch_bounds__(kThreads) paged_attention_mma_kernel(const Arg
   static_assert(NCH % 8 == 0 && NB_PV % 2 == 0 && NB_QK >= 1 && T % 32 == 0, "shape");
 
   const PagedAttentionParams& p = a.p;
-  const int S = p.split_size;
   extern __shared__ __align__(16) unsigned char smem[];
   const MmaSmem L(HD, T, QVMAX);
   __nv_bfloat16* sK = reinterpret_cast<__nv_bfloat16*>(smem + L.k);  // [2][T][HD] swizzled
@@ -101,7 +100,6 @@ __global__ void __launch_bounds__(kThreads) paged_attention_mma_kernel(const Arg
   const int split = static_cast<int>(blockIdx.z);
   const int hgs = min(a.hg, a.group - hgi * a.hg);
   const int head0 = kvh * a.group + hgi * a.hg;
-  const int s0 = split * S, s1 = s0 + S;
   const int r_begin = tile_idx * a.rows_per_cta;
   const int r_end = min(r_begin + a.rows_per_cta, p.n_rows);
   const int64_t q_stride = static_cast<int64_t>(p.n_heads) * HD;
@@ -110,7 +108,10 @@ __global__ void __launch_bounds__(kThreads) paged_attention_mma_kernel(const Arg
     const int seq = p.row_seq[a0];
     int a1 = a0 + 1;
     int maxp = p.positions[a0], minp = maxp;
-    while (a1 < r_end && p.row_seq[a1] == seq) {
+    // A run also ends where the split size changes (the rows of a run share their splits' bounds).
+    const int S = paged_attention_split_at(maxp, p.split_size, p.split_min, p.split_target);
+    while (a1 < r_end && p.row_seq[a1] == seq &&
+           paged_attention_split_at(p.positions[a1], p.split_size, p.split_min, p.split_target) == S) {
       const int pos = p.positions[a1];
       maxp = max(maxp, pos), minp = min(minp, pos);
       ++a1;
@@ -118,6 +119,7 @@ __global__ void __launch_bounds__(kThreads) paged_attention_mma_kernel(const Arg
     (void)minp;
     const int run0 = a0;
     a0 = a1;
+    const int s0 = split * S, s1 = s0 + S;
     if (maxp < s0) continue;
     const int n_qv = (a1 - run0) * hgs;
     const int load_end = min(s1, maxp + 1);
