@@ -134,6 +134,16 @@ TEST(ServerFingerprint, NamesTheCpuKvOption) {
   EXPECT_NE(a.value, b.value);
 }
 
+// validate() refuses `o`, with an error that names `option`.
+void expect_refused(const EngineOptions& o, const std::string& option, int value) {
+  try {
+    o.validate();
+    ADD_FAILURE() << option << " " << value << " was accepted";
+  } catch (const verbatim::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(option), std::string::npos) << e.what();
+  }
+}
+
 // The CUDA attention's split size is an engine option (the fingerprint names a non-default one on cuda); it must be
 // positive, and the error names it.
 TEST(EngineOptionsCheck, CudaSplitSizeMustBePositive) {
@@ -141,12 +151,7 @@ TEST(EngineOptionsCheck, CudaSplitSizeMustBePositive) {
   EXPECT_NO_THROW(o.validate());
   for (int bad : {0, -512}) {
     o.cuda_split_size = bad;
-    try {
-      o.validate();
-      ADD_FAILURE() << "cuda_split_size " << bad << " was accepted";
-    } catch (const verbatim::Error& e) {
-      EXPECT_NE(std::string(e.what()).find("cuda_split_size"), std::string::npos) << e.what();
-    }
+    expect_refused(o, "cuda_split_size", bad);
   }
 }
 
@@ -155,12 +160,7 @@ TEST(EngineOptionsCheck, CudaSplitMinInRange) {
   for (int bad : {-1, -128, 1024}) {
     EngineOptions o;
     o.cuda_split_min = bad;
-    try {
-      o.validate();
-      ADD_FAILURE() << "cuda_split_min " << bad << " was accepted";
-    } catch (const verbatim::Error& e) {
-      EXPECT_NE(std::string(e.what()).find("cuda_split_min"), std::string::npos) << e.what();
-    }
+    expect_refused(o, "cuda_split_min", bad);
   }
   for (int good : {0, 128, 512}) {
     EngineOptions o;
