@@ -308,20 +308,27 @@ TEST_P(SyntheticInvariance, GreedyAndSeededBitwiseUnderLoad) {
 INSTANTIATE_TEST_SUITE_P(Flavours, SyntheticInvariance, ::testing::Values(0, 1, 2),
                          [](const auto& info) { return std::string(flavours()[info.param].name); });
 
-// The bf16-operand GEMMs keep every promise of the suite too: their bits differ from the fp32 path's (and from each
-// other's), but never with the batch, chunking, cache hits, preemption or threads. One flavour (bf16 weights, qkv
-// bias), greedy and seeded, with fewer others than the fp32 cases (CI time).
-void check_cpu_matmul_case(backend::CpuMatmul matmul, uint64_t greedy_salt, uint64_t seeded_salt) {
-  const Flavour f = flavours()[1];
+// One option case of the suite: flavour `f` with sizes `sz` (3 others and a random count, fewer than the flavour cases:
+// CI time), greedy and seeded, the case named `what` in the log.
+void check_option_case(const Flavour& f, Sizes sz, const std::string& what, uint64_t greedy_salt,
+                       uint64_t seeded_salt) {
   auto model = testing::make_tiny_model(f.spec);
-  Sizes sz;
-  sz.cpu_matmul = matmul;
   sz.other_counts = {3, 0};
   Fixture fx(*model, nullptr, sz);
-  std::printf("[ invariance ] %s with cpu_matmul %s, seed %llu\n", f.name, backend::cpu_matmul_name(matmul),
+  std::printf("[ invariance ] %s with %s, seed %llu\n", f.name, what.c_str(),
               static_cast<unsigned long long>(suite_seed()));
   fx.check_all(suite_seed() * greedy_salt, /*seeded=*/false);
   fx.check_all(suite_seed() * seeded_salt, /*seeded=*/true);
+}
+
+// The bf16-operand GEMMs keep every promise of the suite too: their bits differ from the fp32 path's (and from each
+// other's), but never with the batch, chunking, cache hits, preemption or threads. One flavour (bf16 weights, qkv
+// bias).
+void check_cpu_matmul_case(backend::CpuMatmul matmul, uint64_t greedy_salt, uint64_t seeded_salt) {
+  Sizes sz;
+  sz.cpu_matmul = matmul;
+  check_option_case(flavours()[1], sz, std::string("cpu_matmul ") + backend::cpu_matmul_name(matmul), greedy_salt,
+                    seeded_salt);
 }
 
 // cpu_matmul bf16: the AVX512_BF16 bf16-dot GEMM.
@@ -347,35 +354,22 @@ TEST(SyntheticInvarianceAmx, GreedyAndSeededBitwiseUnderLoad) {
 // merged) and the promises still hold bitwise. One flavour (qwen3, q/k norm), greedy and seeded.
 TEST(SyntheticInvarianceGrownSplits, GreedyAndSeededBitwiseUnderLoad) {
   if (test_backend() != "cuda") GTEST_SKIP() << "cuda_split_min applies to the cuda backend only";
-  const Flavour f = flavours()[2];
-  auto model = testing::make_tiny_model(f.spec);
   Sizes sz;
   sz.cuda_split_size = 64;
   sz.cuda_split_min = 8;
   sz.target_prompt_min = 40;  // the target's rows cross position 64, where its split size goes from 8 to 16
   sz.target_prompt_max = 90;
-  sz.other_counts = {3, 0};
-  Fixture fx(*model, nullptr, sz);
-  std::printf("[ invariance ] %s with cuda splits grown from 8 to 64, seed %llu\n", f.name,
-              static_cast<unsigned long long>(suite_seed()));
-  fx.check_all(suite_seed() * 59, /*seeded=*/false);
-  fx.check_all(suite_seed() * 61, /*seeded=*/true);
+  check_option_case(flavours()[2], sz, "cuda splits grown from 8 to 64", 59, 61);
 }
 
 // The bf16 KV cache (cpu_kv bf16) too: K and V rounded to bf16 when stored change the bits, never with the batch,
-// chunking, cache hits, preemption or threads. Another flavour than the bf16-dot case (GQA, fp32 weights), greedy and
-// seeded, with as few others as that case. Runs on any CPU.
+// chunking, cache hits, preemption or threads. Another flavour than the bf16-dot case (GQA, fp32 weights). Runs on any
+// CPU.
 TEST(SyntheticInvarianceBf16Kv, GreedyAndSeededBitwiseUnderLoad) {
   if (test_backend() != "cpu") GTEST_SKIP() << "cpu_kv applies to the cpu backend only";
-  const Flavour f = flavours()[0];
-  auto model = testing::make_tiny_model(f.spec);
   Sizes sz;
   sz.cpu_kv = backend::CpuKv::Bf16;
-  sz.other_counts = {3, 0};
-  Fixture fx(*model, nullptr, sz);
-  std::printf("[ invariance ] %s with cpu_kv bf16, seed %llu\n", f.name, static_cast<unsigned long long>(suite_seed()));
-  fx.check_all(suite_seed() * 47, /*seeded=*/false);
-  fx.check_all(suite_seed() * 53, /*seeded=*/true);
+  check_option_case(flavours()[0], sz, "cpu_kv bf16", 47, 53);
 }
 
 TEST(Stories260KInvariance, GreedyAndSeededBitwiseUnderLoad) {
