@@ -17,15 +17,14 @@ if [ -f .carry/old.tar ]; then
     >"$out/old_build.log" 2>&1) &
   old_pid=$!
 fi
-$B/verbatim synth --arch qwen3-8b --seed 1 --out /tmp/q8 >/tmp/synth.log 2>&1 &
-synth_pid=$!
+synth_start
 cuda_tests
 if [ "${AB_ATTENTION:-0}" = 1 ]; then
   stamp "bench_attention_cuda"
   timeout 120 $B/bench_attention_cuda >"$out/bench_attention.log" 2>&1
   echo "exit $?"; grep -E "^\| decode batch (1|64) ctx (1024|4096)|^\| prefill" "$out/bench_attention.log"
 fi
-wait $synth_pid
+synth_wait
 if [ -n "${old_pid:-}" ]; then
   wait $old_pid
   echo "old build exit $?"

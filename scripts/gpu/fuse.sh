@@ -6,9 +6,7 @@
 # (A/B in one build). Logs in $OUT (or build-gpu/out); the build's own logs in /tmp/fb.
 source "$(dirname "$0")/session.sh"
 build_full verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda
-stamp "synth (background)"
-$B/verbatim synth --arch qwen3-8b --seed 1 --out /tmp/q8 >/tmp/synth.log 2>&1 &
-synth_pid=$!
+synth_start
 cuda_tests
 san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
 s="$out/sanitizer.log"
@@ -18,7 +16,7 @@ for tool in memcheck racecheck synccheck; do
   timeout 90 "$san" --tool $tool $B/test_cuda_backend --gtest_filter='CudaBackendFusion.*' >>"$s" 2>&1
   echo "exit $?" | tee -a "$s"; grep -E "ERROR SUMMARY|RACECHECK SUMMARY|^\[  (PASSED|FAILED)" "$s" | tail -2
 done
-wait $synth_pid
+synth_wait
 d="$out/bench_decode.log"
 : >"$d"
 # Fusion masks (bench_decode_cuda --fuse): 7 all, 0 none, 1 norm prologue, 2 residual, 4 SwiGLU epilogue, 6 both.

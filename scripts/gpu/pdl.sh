@@ -5,12 +5,10 @@
 # benchmarks. Six logs in $OUT (or build-gpu/out); the build's own logs in /tmp/fb.
 source "$(dirname "$0")/session.sh"
 build_full verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda bench_gemm_cuda bench_attention_cuda
-stamp "synth (background) + test_cuda"
-$B/verbatim synth --arch qwen3-8b --seed 1 --out /tmp/q8 >/tmp/synth.log 2>&1 &
-synth_pid=$!
+synth_start
 timeout 200 $B/test_cuda >"$out/test_cuda.log" 2>&1; echo "test_cuda exit $?" | tee -a "$out/steps.log"
 grep -E "^\[  (PASSED|FAILED)|FAILED" "$out/test_cuda.log" | tail -8
-wait $synth_pid
+synth_wait
 t="$out/tests_backend_invariance.log"
 stamp "test_cuda_backend"
 timeout 120 $B/test_cuda_backend >"$t" 2>&1; echo "test_cuda_backend exit $?" | tee -a "$out/steps.log"

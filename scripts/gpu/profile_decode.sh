@@ -6,8 +6,8 @@
 # gpu__time_duration into $out/ncu.csv (session.sh ncu_decode). scripts/gpu/ncu_summary.py sums them per kernel.
 source "$(dirname "$0")/session.sh"
 build_full verbatim bench_decode_cuda
-stamp "synth"
-$B/verbatim synth --arch qwen3-8b --seed 1 --out /tmp/q8 >/tmp/synth.log 2>&1 || { tail /tmp/synth.log; exit 1; }
+synth_start
+synth_wait
 d="$out/bench_decode.log"
 stamp "bench_decode_cuda S=1"
 timeout 120 $B/bench_decode_cuda --model /tmp/q8 --streams 1 --tokens 128 --runs 2 --modes invariant >"$d" 2>&1

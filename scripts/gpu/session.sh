@@ -1,7 +1,7 @@
 # Sourced (not run) by the one-call device scripts of this folder: goes to the repository root, sets $out (the logs:
 # $OUT, or build-gpu/out) and stamp (a timed line into $out/steps.log), and defines build_full TARGET..., the full
 # build through full_build.sh (its own logs in /tmp/fb; on failure the tail, and the script exits), after which $B
-# holds the binaries' folder and LD_LIBRARY_PATH the carried libraries. Also cuda_tests and ncu_decode (below).
+# holds the binaries' folder and LD_LIBRARY_PATH the carried libraries. Also cuda_tests, ncu_decode, synth_start and synth_wait (below).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 out=${OUT:-$PWD/build-gpu/out}
@@ -42,4 +42,15 @@ ncu_decode() {
     $B/bench_decode_cuda --model /tmp/q8 --streams 1 --tokens 4 --runs 1 --modes invariant --profile 1 \
     >"$out/ncu.csv" 2>"$out/ncu.err"
   echo "ncu exit $?"; tail -3 "$out/ncu.err"; grep -c '^"' "$out/ncu.csv"
+}
+# After build_full: the synthetic qwen3-8b the decode benchmarks run (verbatim synth --arch qwen3-8b --seed 1) into
+# /tmp/q8, in the background (synth_start; its log /tmp/synth.log), and the wait for it (synth_wait: on failure the
+# log's tail, and the script exits).
+synth_start() {
+  stamp "synth (background)"
+  $B/verbatim synth --arch qwen3-8b --seed 1 --out /tmp/q8 >/tmp/synth.log 2>&1 &
+  synth_pid=$!
+}
+synth_wait() {
+  wait "$synth_pid" || { stamp "synth failed"; tail /tmp/synth.log; exit 1; }
 }

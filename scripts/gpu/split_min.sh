@@ -5,11 +5,10 @@
 # interleaved, at batch 1 with 16- and 1024-token prompts and at batch 64 with 1024. Logs in $OUT.
 source "$(dirname "$0")/session.sh"
 build_full verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda
-$B/verbatim synth --arch qwen3-8b --seed 1 --out /tmp/q8 >/tmp/synth.log 2>&1 &
-synth_pid=$!
+synth_start
 cuda_tests
 grep -E "GrownSplits" "$out/tests.log" | tail -2
-wait $synth_pid
+synth_wait
 d="$out/decode.log"
 stamp "decode"
 for c in 1:16:128 1:1024:64 64:1024:32; do

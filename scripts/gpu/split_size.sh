@@ -5,15 +5,14 @@
 # option's plumbing), then bench_decode_cuda --split-size S. Logs in $OUT (or build-gpu/out).
 source "$(dirname "$0")/session.sh"
 build_full verbatim test_cuda_backend test_invariance bench_decode_cuda
-$B/verbatim synth --arch qwen3-8b --seed 1 --out /tmp/q8 >/tmp/synth.log 2>&1 &
-synth_pid=$!
+synth_start
 t="$out/tests.log"
 stamp "test_cuda_backend"
 timeout 150 $B/test_cuda_backend >"$t" 2>&1; echo "test_cuda_backend exit $?" | tee -a "$out/steps.log"; tail -1 "$t"
 stamp "test_invariance (cuda)"
 VERBATIM_SHARED_DIR=$PWD/.deps/shared VERBATIM_TEST_BACKEND=cuda timeout 150 $B/test_invariance >>"$t" 2>&1
 echo "test_invariance cuda exit $?" | tee -a "$out/steps.log"; tail -1 "$t"
-wait $synth_pid
+synth_wait
 d="$out/bench_decode.log"
 : >"$d"
 run() {  # streams prompt-len tokens split

@@ -6,9 +6,7 @@
 # Logs in $OUT (or build-gpu/out).
 source "$(dirname "$0")/session.sh"
 build_full verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda bench_gemm_cuda
-stamp "synth (background)"
-$B/verbatim synth --arch qwen3-8b --seed 1 --out /tmp/q8 >/tmp/synth.log 2>&1 &
-synth_pid=$!
+synth_start
 cuda_tests
 san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
 s="$out/sanitizer.log"
@@ -18,7 +16,7 @@ echo "exit $?" | tee -a "$s"; grep -E "RACECHECK SUMMARY|hazard|^\[  (PASSED|FAI
 stamp "bench_gemm_cuda"
 timeout 300 $B/bench_gemm_cuda >"$out/bench_gemm_cuda.log" 2>"$out/bench_gemm_cuda.stderr"
 echo "bench_gemm_cuda exit $?" | tee -a "$out/steps.log"; grep -iE "below|bits|summary" "$out/bench_gemm_cuda.log" | tail -8
-wait $synth_pid
+synth_wait
 d="$out/bench_decode.log"
 : >"$d"
 for spec in "4 1,8,64" "5 1" "4 1" "5 1"; do
