@@ -5,7 +5,14 @@
 // m16n8k16 mma per 16-column chunk and 8 X rows, in increasing k. W is read with an L2 evict-first policy (each
 // weight is read once per step; the KV cache and activations keep the L2). Launched as a programmatic dependent
 // (pdl.cuh): the producer issues the first stages' W copies before pdl_wait(), X's after it. The tensor maps are
-// encoded on the host at each launch (a few hundred nanoseconds; a captured CUDA graph keeps them).
+// encoded on the host at each launch (a few hundred nanoseconds; a captured CUDA graph keeps them). M = 1 takes
+// "single-row X" stages (Cfg below): 17 KiB instead of 24, so a ring of 4 (3 CTAs per SM) or 6 (2 CTAs per SM, grids of
+// at most two CTAs per SM: o_proj and down_proj of qwen3-8b) stages, whose W copies all go out before pdl_wait().
+// Measured on an H200 (2026-12-02): batch-1 decode 219.1-220.4 -> 226.3-227.3 tok/s; the GEMMs alone (ncu) unchanged
+// (the gain is the W already copied when the kernel ahead ends).
+//
+// Tried and dropped (the same day): an L2 prefetch (cp.async.bulk.prefetch.tensor) of each CTA's W beyond the ring
+// before pdl_wait(): batch-1 decode 3% slower at 32 KiB per CTA, 20% at 256.
 //
 // Measured on an H200 (docs/performance.md): a cp.async ring (16-byte copies per lane) reached 27-60% of the copy rate,
 // one 1-D bulk copy per row and stage 41-77%: the per-SM cost of each copy operation, not the bytes, was the limit.
@@ -34,23 +41,30 @@ constexpr int kBoxK = 64;  // columns per chunk: 128 bytes, the 128-byte swizzle
 // or, with two W tiles (gate rows and up rows), store the SwiGLU of the pair.
 enum class Epi { Store, Residual, Swiglu };
 
-// Per NB (blocks of 8 X rows) and T (W tiles of 16 rows per CTA: 2 for the SwiGLU epilogue, gate and up rows):
+// Per NB (blocks of 8 X rows), T (W tiles of 16 rows per CTA: 2 for the SwiGLU epilogue, gate and up rows) and XS:
 // chunks per stage, ring depth and the stage's bytes: T x `boxes` W chunks [16 rows][64 cols] (tile after tile), then
 // `boxes` X chunks [8 NB rows][64 cols], each row 128 bytes with its 16-byte pieces XOR-swizzled by row % 8 (the
 // tensor map's 128-byte swizzle; chunks start at 1024-byte boundaries, as it requires). NB = 1, T = 1: 3 x 24 KiB
 // (72 KiB, 3 CTAs per SM), measured best back to back; the others keep the depth they were measured with. T = 2 halves
 // the chunks per stage, so that a stage holds as many W bytes as with one tile.
-template <int NB, int T = 1>
+// XS > 0 (M = 1, NB = 1): "single-row X", a ring of XS stages whose X is the one row alone, [boxes][64 cols] unswizzled
+// (128 bytes a chunk, the stage's X padded to 1 KiB), so that a stage is 17 KiB and not 24: 4 stages at 3 CTAs per SM,
+// or 6 at 2 (gemm_small_m.cuh's launch picks by the grid), more W bytes in flight and copied before pdl_wait.
+template <int NB, int T = 1, int XS = 0>
 struct Cfg {
+  static constexpr bool x1 = XS > 0;
+  static_assert(!x1 || NB == 1, "single-row X is for M = 1");
   static constexpr int boxes = (NB == 1 ? 8 : 4) / T;
-  static constexpr int stages = NB == 1 ? 3 : NB == 2 ? 5 : 4;
+  static constexpr int stages = x1 ? XS : NB == 1 ? 3 : NB == 2 ? 5 : 4;
   static constexpr int stage_k = kBoxK * boxes;  // K columns per pipeline stage
   static constexpr int steps = stage_k / 16;     // mma steps per stage
   static constexpr int w_box = kRows * 128;
-  static constexpr int x_box = NB * 8 * 128;
+  static constexpr int x_box = x1 ? 128 : NB * 8 * 128;
   static constexpr int x_off = T * boxes * w_box;  // the X chunks' offset in a stage
-  static constexpr int stage_bytes = x_off + boxes * x_box;
+  static constexpr int x_bytes = boxes * x_box;    // the X copy's bytes
+  static constexpr int stage_bytes = x_off + (x_bytes + 1023) / 1024 * 1024;
   static constexpr int w_bytes = x_off;
+  static constexpr int tx_bytes = w_bytes + x_bytes;                          // what a stage's copies bring
   static constexpr size_t smem = 1024 + 1024 + size_t{stages} * stage_bytes;  // alignment slack, mbarriers, inv
 };
 
@@ -152,17 +166,18 @@ __device__ __forceinline__ unsigned swz(int r, int c) {
 //  - ldmatrix: lane l gives the address of W row l % 16, 16-byte chunk 2 jj + l / 16 (the A fragment: rows 0-7 / 8-15
 //    x columns 0-7 / 8-15 of the 16-column chunk);
 //  - B fragments: X row 8 nb + g (g = l / 4), columns 2q, 2q + 1 (chunk 2 jj) and 2q + 8, 2q + 9 (chunk 2 jj + 1),
-//    q = l % 4; rows 8 nb + g share g's swizzle, so nb adds the constant 1024 nb.
+//    q = l % 4; rows 8 nb + g share g's swizzle, so nb adds the constant 1024 nb. Single-row X (x_row): every g reads
+//    the one row (unswizzled), so mma columns 1-7 repeat column 0 and their outputs, which no row stores, are dropped.
 // Computed once, so that each step is one ldmatrix, 2 NB shared loads and NB mma with constant address offsets.
 struct LaneOffsets {
   unsigned w[4], x0[4], x1[4];
-  __device__ explicit LaneOffsets(int lane) {
+  __device__ LaneOffsets(int lane, bool x_row) {
     const int wr = lane & 15, h = lane >> 4, g = lane >> 2, q = lane & 3;
 #pragma unroll
     for (int jj = 0; jj < 4; ++jj) {
       w[jj] = swz(wr, 2 * jj + h);
-      x0[jj] = swz(g, 2 * jj) + 4 * q;
-      x1[jj] = swz(g, 2 * jj + 1) + 4 * q;
+      x0[jj] = x_row ? 32 * jj + 4 * q : swz(g, 2 * jj) + 4 * q;
+      x1[jj] = x_row ? 32 * jj + 16 + 4 * q : swz(g, 2 * jj + 1) + 4 * q;
     }
   }
 };
@@ -170,9 +185,9 @@ struct LaneOffsets {
 // The mma steps of one stage at shared address `slot`, in order j = 0, 1, ..., steps - 1 on one accumulator per output
 // (FULL: all C::steps); tile t's W chunks at slot + t * boxes * w_box. Fragments are loaded one step ahead of the mma
 // that uses them (two register sets), so shared-memory latency overlaps the previous mma.
-template <int NB, int T, bool FULL>
+template <int NB, int T, int XS, bool FULL>
 __device__ __forceinline__ void stage_mma(float (&acc)[T][NB][4], unsigned slot, const LaneOffsets& o, int steps) {
-  using C = Cfg<NB, T>;
+  using C = Cfg<NB, T, XS>;
   const unsigned xs = slot + C::x_off;
   uint32_t a[2][T][4], bf[2][NB][2];
   auto load = [&](int j, int set) {
@@ -277,13 +292,15 @@ __device__ __forceinline__ void write_norm_x(unsigned xs, int s, const SmallMGem
 // and 64 x 8 NB, one copy per chunk. Rows past n or m and columns past k arrive as zeros; the mma loop stops at k.
 //
 // NORM: no X copies; the whole producer warp computes each row's inv_rms (row_math.cuh) once X's source is ready and
-// writes every stage's X (write_norm_x). E: what the consumer does with each output (gemm_small_m.cuh).
-template <int NB, bool F32, bool MAP3D, bool NORM, Epi E>
+// writes every stage's X (write_norm_x). E: what the consumer does with each output (gemm_small_m.cuh). XS > 0: M = 1
+// with single-row X (Cfg), xmap then a 3-D map of box {64, 1, boxes} without swizzle.
+template <int NB, bool F32, bool MAP3D, bool NORM, Epi E, int XS = 0>
 __global__ void __launch_bounds__(64)
     small_m_kernel(const __grid_constant__ CUtensorMap wmap, const __grid_constant__ CUtensorMap xmap,
                    const SmallMGemmParams p) {
   constexpr int T = E == Epi::Swiglu ? 2 : 1;
-  using C = Cfg<NB, T>;
+  using C = Cfg<NB, T, XS>;
+  static_assert(XS == 0 || (MAP3D && !NORM), "single-row X takes 3-D copies and no norm prologue");
   pdl_allow_dependents();  // the kernel after this one may become resident and start its own prologue
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   const unsigned base = (smem_addr(smem_raw) + 1023u) & ~1023u;  // the 128-byte swizzle wants 1024-byte boxes
@@ -368,7 +385,7 @@ __global__ void __launch_bounds__(64)
       };
       // The first stages' W before waiting for the kernel ahead (no kernel writes W); X, that kernel's output, after.
       for (int s = 0; s < first; ++s) {
-        mbar_arrive_expect(full + 8 * s, C::stage_bytes);
+        mbar_arrive_expect(full + 8 * s, C::tx_bytes);
         copy_w(s, ring + s * C::stage_bytes, full + 8 * s);
       }
       pdl_wait();
@@ -378,7 +395,7 @@ __global__ void __launch_bounds__(64)
         mbar_wait(empty + 8 * b, static_cast<uint32_t>((s / C::stages - 1) & 1));
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the consumer's reads before the writes
         const unsigned slot = ring + b * C::stage_bytes, bar = full + 8 * b;
-        mbar_arrive_expect(bar, C::stage_bytes);
+        mbar_arrive_expect(bar, C::tx_bytes);
         copy_w(s, slot, bar);
         copy_x(s, slot, bar);
       }
@@ -391,16 +408,16 @@ __global__ void __launch_bounds__(64)
   for (int t = 0; t < T; ++t)
 #pragma unroll
     for (int b = 0; b < NB; ++b) acc[t][b][0] = acc[t][b][1] = acc[t][b][2] = acc[t][b][3] = 0.0f;  // +0
-  const LaneOffsets offs(lane);
+  const LaneOffsets offs(lane, C::x1);
   for (int s = 0; s < n_stages; ++s) {
     const int b = s % C::stages;
     mbar_wait(full + 8 * b, static_cast<uint32_t>((s / C::stages) & 1));
     const unsigned slot = ring + b * C::stage_bytes;
     const int steps = min(C::steps, steps_total - s * C::steps);
     if (steps == C::steps) {
-      stage_mma<NB, T, true>(acc, slot, offs, steps);
+      stage_mma<NB, T, XS, true>(acc, slot, offs, steps);
     } else {
-      stage_mma<NB, T, false>(acc, slot, offs, steps);
+      stage_mma<NB, T, XS, false>(acc, slot, offs, steps);
     }
     __syncwarp();  // every lane is done reading the slot
     if (lane == 0) mbar_arrive(empty + 8 * b);
@@ -446,13 +463,12 @@ PFN_cuTensorMapEncodeTiled_v12000 encoder() {
 }
 
 CUtensorMap encode(const void* p, int rank, const cuuint64_t* dims, const cuuint64_t* strides, const cuuint32_t* box,
-                   int64_t rows, int64_t cols) {
+                   int64_t rows, int64_t cols, CUtensorMapSwizzle swizzle) {
   CUtensorMap map;
   const cuuint32_t elem[3] = {1, 1, 1};
-  const CUresult r =
-      encoder()(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, static_cast<cuuint32_t>(rank), const_cast<void*>(p), dims,
-                strides, box, elem, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  const CUresult r = encoder()(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, static_cast<cuuint32_t>(rank),
+                               const_cast<void*>(p), dims, strides, box, elem, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle,
+                               CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (r != CUDA_SUCCESS) {
     fail("cuda gemm_small_m", "cuTensorMapEncodeTiled failed (" + std::to_string(static_cast<int>(r)) + ") for " +
                                   std::to_string(rows) + " x " + std::to_string(cols) + ", rank " +
@@ -461,31 +477,64 @@ CUtensorMap encode(const void* p, int rank, const cuuint64_t* dims, const cuuint
   return map;
 }
 
-// A bf16 tensor map of [rows][cols] at `p` (row stride cols) under the 128-byte swizzle: 2-D with box 64 columns x
-// box_rows, or (chunks > 0, cols % 64 == 0) 3-D {64 columns, rows, cols / 64 chunks} with box {64, box_rows, chunks}.
-CUtensorMap tensor_map(const void* p, int64_t rows, int64_t cols, int box_rows, int chunks) {
+// A bf16 tensor map of [rows][cols] at `p` (row stride cols) under the 128-byte swizzle (or none): 2-D with box 64
+// columns x box_rows, or (chunks > 0, cols % 64 == 0) 3-D {64 columns, rows, cols / 64 chunks} with box {64, box_rows,
+// chunks}.
+CUtensorMap tensor_map(const void* p, int64_t rows, int64_t cols, int box_rows, int chunks, bool swizzle = true) {
+  const CUtensorMapSwizzle sw = swizzle ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_NONE;
   const auto r = static_cast<cuuint64_t>(rows), c = static_cast<cuuint64_t>(cols);
   if (chunks > 0) {
     const cuuint64_t dims[3] = {kBoxK, r, c / kBoxK};
     const cuuint64_t strides[2] = {c * 2, kBoxK * 2};
     const cuuint32_t box[3] = {kBoxK, static_cast<cuuint32_t>(box_rows), static_cast<cuuint32_t>(chunks)};
-    return encode(p, 3, dims, strides, box, rows, cols);
+    return encode(p, 3, dims, strides, box, rows, cols, sw);
   }
   const cuuint64_t dims[2] = {c, r};
   const cuuint64_t strides[1] = {c * 2};
   const cuuint32_t box[2] = {kBoxK, static_cast<cuuint32_t>(box_rows)};
-  return encode(p, 2, dims, strides, box, rows, cols);
+  return encode(p, 2, dims, strides, box, rows, cols, sw);
 }
 
-template <int NB, bool F32, bool MAP3D, bool NORM, Epi E>
+// Single-row X's ring depths (Cfg): the deep one where the grid fits two CTAs per SM (at its ~104 KiB only two are
+// resident), else the one that keeps three. Speed only: the stages do not enter an output's bits.
+constexpr int kXRowStagesWide = 4, kXRowStagesDeep = 6;
+
+int sm_count() {
+  int dev = 0, sms = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+    fail("cuda gemm_small_m", "cannot read the device's SM count");
+  return sms;
+}
+
+int64_t grid_of(const SmallMGemmParams& p, bool swiglu) {
+  const int64_t rows_out = swiglu ? p.n / 2 : p.n;
+  return (rows_out + kRows - 1) / kRows;
+}
+
+template <int NB, bool F32, bool MAP3D, bool NORM, Epi E, int XS = 0>
 void launch_one(const SmallMGemmParams& p, cudaStream_t stream) {
-  using C = Cfg<NB, E == Epi::Swiglu ? 2 : 1>;
-  const int64_t rows_out = E == Epi::Swiglu ? p.n / 2 : p.n;
-  const auto blocks = static_cast<unsigned>((rows_out + kRows - 1) / kRows);
+  using C = Cfg<NB, E == Epi::Swiglu ? 2 : 1, XS>;
+  const auto blocks = static_cast<unsigned>(grid_of(p, E == Epi::Swiglu));
   const int chunks = MAP3D ? C::boxes : 0;
   const CUtensorMap wmap = tensor_map(p.w, p.n, p.k, kRows, chunks);
-  const CUtensorMap xmap = NORM ? wmap : tensor_map(p.x, p.m, p.k, 8 * NB, chunks);  // (NORM: unused)
-  launch_pdl(small_m_kernel<NB, F32, MAP3D, NORM, E>, blocks, 64, C::smem, stream, wmap, xmap, p);
+  const CUtensorMap xmap = NORM     ? wmap  // (unused)
+                           : XS > 0 ? tensor_map(p.x, 1, p.k, 1, chunks, false)
+                                    : tensor_map(p.x, p.m, p.k, 8 * NB, chunks);
+  launch_pdl(small_m_kernel<NB, F32, MAP3D, NORM, E, XS>, blocks, 64, C::smem, stream, wmap, xmap, p);
+}
+
+// M = 1 without the norm prologue, 3-D copies: single-row X (Cfg), its depth by the grid; else the 8-row X boxes.
+template <int NB, bool F32, bool MAP3D, bool NORM, Epi E>
+void launch_variant(const SmallMGemmParams& p, cudaStream_t stream) {
+  if constexpr (NB == 1 && MAP3D && !NORM) {
+    if (p.m == 1) {
+      if (grid_of(p, E == Epi::Swiglu) <= 2 * int64_t{sm_count()})
+        return launch_one<NB, F32, MAP3D, NORM, E, kXRowStagesDeep>(p, stream);
+      return launch_one<NB, F32, MAP3D, NORM, E, kXRowStagesWide>(p, stream);
+    }
+  }
+  launch_one<NB, F32, MAP3D, NORM, E>(p, stream);
 }
 
 // Every variant the dispatch below launches, in one list (launch and prepare share it). Plain GEMMs: any K % 16 == 0;
@@ -507,15 +556,21 @@ void for_variant(const SmallMGemmParams& p, F&& f) {
   return f.template operator()<NB, false, false, false, Epi::Store>();
 }
 
-template <int NB, bool F32, bool MAP3D, bool NORM, Epi E>
+template <int NB, bool F32, bool MAP3D, bool NORM, Epi E, int XS = 0>
 void allow_smem() {
-  using C = Cfg<NB, E == Epi::Swiglu ? 2 : 1>;
-  const cudaError_t e = cudaFuncSetAttribute(small_m_kernel<NB, F32, MAP3D, NORM, E>,
+  using C = Cfg<NB, E == Epi::Swiglu ? 2 : 1, XS>;
+  const cudaError_t e = cudaFuncSetAttribute(small_m_kernel<NB, F32, MAP3D, NORM, E, XS>,
                                              cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(C::smem));
   if (e != cudaSuccess) {
     fail("cuda gemm_small_m",
          std::string("cudaFuncSetAttribute(MaxDynamicSharedMemorySize) failed: ") + cudaGetErrorString(e));
   }
+}
+
+// launch_variant's single-row-X variants of one (F32, E).
+template <bool F32, Epi E>
+void allow_smem_x_row() {
+  allow_smem<1, F32, true, false, E, kXRowStagesWide>(), allow_smem<1, F32, true, false, E, kXRowStagesDeep>();
 }
 
 // The variants of for_variant's list.
@@ -525,12 +580,16 @@ void prepare_nb() {
   allow_smem<NB, true, false, false, Epi::Store>(), allow_smem<NB, true, true, false, Epi::Store>();
   allow_smem<NB, true, true, true, Epi::Store>(), allow_smem<NB, true, true, false, Epi::Residual>();
   allow_smem<NB, false, true, false, Epi::Swiglu>(), allow_smem<NB, false, true, true, Epi::Swiglu>();
+  if constexpr (NB == 1) {
+    allow_smem_x_row<false, Epi::Store>(), allow_smem_x_row<true, Epi::Store>();
+    allow_smem_x_row<true, Epi::Residual>(), allow_smem_x_row<false, Epi::Swiglu>();
+  }
 }
 
 template <int NB>
 void launch_nb(const SmallMGemmParams& p, cudaStream_t stream) {
   for_variant<NB>(
-      p, [&]<int B, bool F32, bool MAP3D, bool NORM, Epi E>() { launch_one<B, F32, MAP3D, NORM, E>(p, stream); });
+      p, [&]<int B, bool F32, bool MAP3D, bool NORM, Epi E>() { launch_variant<B, F32, MAP3D, NORM, E>(p, stream); });
 }
 
 bool aligned16(const void* p) {

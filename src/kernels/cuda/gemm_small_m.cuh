@@ -24,7 +24,9 @@
 //
 // Work split: one warp (one CTA) per 16 rows of W (SwiGLU: per 16 gate and 16 up rows), streaming them over K through a
 // ring of tensor-copied stages in shared memory; no split over K. Launched as a programmatic dependent (pdl.cuh): it
-// streams its first weight stages while the kernel ahead of it finishes.
+// streams its first weight stages while the kernel ahead of it finishes. At M = 1 the stages hold X's one row only
+// (not an 8-row box), which leaves room for a deeper ring, so that more of W is on its way before the kernel ahead
+// ends (4 stages, or 6 where the grid fits two CTAs per SM; docs/performance.md: +3.3% batch-1 decode on an H200).
 #pragma once
 
 #include <cuda_runtime.h>
