@@ -19,7 +19,7 @@ struct BackendConfig {
   int max_rows = 512;                       // cuda: most rows in one step (the GEMMs are verified up to this M)
   int max_logits = 64;                      // cuda: most logit rows in one step
   bool graphs = true;                       // cuda: CUDA graphs for decode steps
-  unsigned fuse = 4;                        // cuda: decode-step fusions, CudaBackendOptions::fuse (4: SwiGLU only)
+  unsigned fuse = 12;                       // cuda: decode-step fusions, CudaBackendOptions::fuse (SwiGLU, attention)
   int split_size = 512;                     // cuda: attention KV positions per split, CudaBackendOptions::split_size
   int split_min = 0;                        // cuda: the shortest split (0: fixed), CudaBackendOptions::split_min
   int64_t memory_budget_bytes = 0;          // cuda: 0 = none

@@ -226,10 +226,11 @@ TEST_P(CudaBackendFlavour, GraphsOnEqualGraphsOff) {
 INSTANTIATE_TEST_SUITE_P(Flavours, CudaBackendFlavour, ::testing::Values(0, 1, 2),
                          [](const auto& info) { return flavours()[info.param].label; });
 
-// The decode-step fusions (CudaBackendOptions::fuse: norms, residual adds and SwiGLU folded into the small-M GEMMs)
-// change no bit. Models whose widths the fused kernels serve (multiples of 64), Llama and Qwen3 (q/k norm), run with
-// fusion on (graphs on) and off (graphs off) through prefills of 11-14 rows and decode steps of 1-4 rows: every logit
-// is the same, and the fused kernels did run.
+// The decode-step fusions (CudaBackendOptions::fuse: norms, residual adds and SwiGLU folded into the small-M GEMMs,
+// attention_inputs into the attention) change no bit. Models whose widths the fused kernels serve (multiples of 64,
+// head_dim 64 for the tensor-core attention), Llama (2 query heads per KV head) and Qwen3 (q/k norm), run with fusion
+// on (graphs on) and off (graphs off) through prefills of 11-14 rows and decode steps of 1-4 rows: every logit is the
+// same, and the fused kernels did run.
 TEST(CudaBackendFusion, FusedEqualsUnfusedBitwise) {
   REQUIRE_GPU();
   for (const bool qwen3 : {false, true}) {
@@ -239,9 +240,9 @@ TEST(CudaBackendFusion, FusedEqualsUnfusedBitwise) {
     spec.qk_norm = qwen3;
     spec.dim = 128;
     spec.hidden_dim = 192;
-    spec.n_heads = 4;
-    spec.n_kv_heads = 2;
-    spec.head_dim = 32;
+    spec.n_heads = qwen3 ? 4 : 2;  // Llama: head_dim = dim / n_heads
+    spec.n_kv_heads = qwen3 ? 2 : 1;
+    spec.head_dim = 64;
     spec.vocab_size = 96;
     spec.max_seq_len = 256;
     spec.tied = false;
@@ -284,10 +285,14 @@ TEST(CudaBackendFusion, FusedEqualsUnfusedBitwise) {
     auto* cuda_off = dynamic_cast<cuda::CudaBackend*>(goff.get());
     ASSERT_NE(cuda_on, nullptr);
     ASSERT_NE(cuda_off, nullptr);
-    std::printf("%s: %lld fused GEMM launches (fuse on), %lld graph replays\n", spec.label.c_str(),
-                static_cast<long long>(cuda_on->fused_launches()), static_cast<long long>(cuda_on->graph_replays()));
+    std::printf("%s: %lld fused GEMM launches, %lld fused attention launches (fuse on), %lld graph replays\n",
+                spec.label.c_str(), static_cast<long long>(cuda_on->fused_launches()),
+                static_cast<long long>(cuda_on->fused_attention_launches()),
+                static_cast<long long>(cuda_on->graph_replays()));
     EXPECT_GT(cuda_on->fused_launches(), 0) << spec.label << ": no GEMM bucket ran the fused kernels";
+    EXPECT_GT(cuda_on->fused_attention_launches(), 0) << spec.label << ": no decode step fused its attention inputs";
     EXPECT_EQ(cuda_off->fused_launches(), 0);
+    EXPECT_EQ(cuda_off->fused_attention_launches(), 0);
   }
 }
 

@@ -24,7 +24,7 @@
 
 namespace verbatim::backend {
 
-inline constexpr unsigned kFuseNorm = 1, kFuseResidual = 2, kFuseSwiglu = 4, kFuseAll = 7;
+inline constexpr unsigned kFuseNorm = 1, kFuseResidual = 2, kFuseSwiglu = 4, kFuseAttention = 8, kFuseAll = 15;
 
 struct CudaBackendOptions {
   Mode mode = Mode::Invariant;
@@ -35,10 +35,11 @@ struct CudaBackendOptions {
   // Fold norms, residual adds and SwiGLU into the GEMMs around them where a GEMM runs the own small-M kernel (decode;
   // cuda_backend_impl.h): a mask of kFuseNorm (the norm as the next GEMM's prologue, M <= 4), kFuseResidual (the
   // residual add as the GEMM's epilogue; with kFuseNorm the add_rmsnorm disappears) and kFuseSwiglu (SwiGLU as the
-  // gate/up GEMM's epilogue, M = 1). Never changes an output bit (the tests compare all and none). Default: SwiGLU
-  // only, the one fusion measured faster (H200, synthetic qwen3-8b, batch 1: 209.5 tok/s against 206.5 without;
-  // norm + residual made every batch slower, docs/performance.md 2026-12-02); the others stay for A/B runs.
-  unsigned fuse = kFuseSwiglu;
+  // gate/up GEMM's epilogue, M = 1); and kFuseAttention: a one-row decode step's attention_inputs into its attention
+  // launch (paged_attention_with_inputs, the tensor-core head dims). Never changes an output bit (the tests compare all
+  // and none). Default: SwiGLU and attention, the ones measured faster (H200, synthetic qwen3-8b, batch 1; norm +
+  // residual made every batch slower, docs/performance.md 2026-12-02); the others stay for A/B runs.
+  unsigned fuse = kFuseSwiglu | kFuseAttention;
   bool device_sampling = true;  // can_sample(): the engine samples on the GPU (false: it reads logits rows)
   int split_size = 512;  // attention KV positions per split from 8 x split_size positions on (rounded up to a multiple
                          // of the block size); invariant mode only (fast mode picks one size from the batch)

@@ -17,6 +17,7 @@
 #include "backend/cuda/cuda_resources.h"
 #include "backend/cuda/cuda_util.h"
 #include "backend/cuda/gemm.h"
+#include "kernels/cuda/attention_inputs.cuh"
 #include "kernels/cuda/gemm_small_m.cuh"
 #include "kernels/cuda/split_columns.cuh"
 
@@ -70,6 +71,8 @@ class CudaBackend final : public backend::Backend {
   int64_t graph_replays() const { return graph_replays_; }
   // Fused small-M GEMM launches so far (norm prologue, residual or SwiGLU epilogue; eager and captured).
   int64_t fused_launches() const { return fused_launches_; }
+  // Attention launches with attention_inputs fused in (kFuseAttention; eager and captured).
+  int64_t fused_attention_launches() const { return fused_attention_launches_; }
 
  private:
   // ---- memory (cuda_backend.cpp) ----
@@ -115,9 +118,19 @@ class CudaBackend final : public backend::Backend {
     bool group = false;  // p.y is group_out_; the split `sp` follows unless the consumer takes group_out_
     cuda_kernels::SplitColumnsParams sp;
   };
+  // kFuseAttention: a decode-only step's attention_inputs waits for the attention that reads its q (which then runs it
+  // in its own launch, paged_attention_with_inputs); any other next op gets it standalone (settle()).
+  struct PendingInputs {
+    bool active = false;
+    cuda_kernels::AttentionInputsParams p;
+    int64_t rows = 0;
+    const void* q = nullptr;  // the q activation it rotates
+  };
   PendingNorm norm_;
   PendingGemm gemm_;
+  PendingInputs inputs_;
   int64_t fused_launches_ = 0;
+  int64_t fused_attention_launches_ = 0;
   // The own-kernel parameters of g at M = m where fusing is on and g's bucket runs that kernel (else m == 0).
   cuda_kernels::SmallMGemmParams fusable(Gemm& g, const void* x, const void* w, void* y, int64_t m) const;
   // Takes the pending norm into p (norm prologue) when it wrote x and p supports it.

@@ -1,16 +1,11 @@
 #include "kernels/cuda/attention_inputs.cuh"
+#include "kernels/cuda/attention_inputs_head.cuh"
 #include "kernels/cuda/pdl.cuh"
-#include "kernels/cuda/reduce.cuh"
 
 namespace verbatim::cuda_kernels {
 namespace {
 
 constexpr int kWarpsPerBlock = 4;
-constexpr int kMaxPairsPerLane = 4;  // head_dim <= 256
-
-__device__ __forceinline__ float bias_at(const void* b, int64_t i) {
-  return b == nullptr ? 0.0f : __bfloat162float(static_cast<const __nv_bfloat16*>(b)[i]);
-}
 
 __global__ void attention_inputs_kernel(AttentionInputsParams p, int64_t rows) {
   // pdl.cuh: the next kernel may start. Before pdl_wait this kernel reads only what no kernel writes (the step plan's
@@ -26,88 +21,22 @@ __global__ void attention_inputs_kernel(AttentionInputsParams p, int64_t rows) {
   const int lane = static_cast<int>(threadIdx.x % 32);
   const int64_t r = item / heads;
   const int h = static_cast<int>(item % heads);
-  const int d = p.head_dim, half = d / 2;
   const int32_t position = p.positions[r];
   const int64_t slot = position % p.block_size;
   const int64_t block = p.row_block[r];
   const bool is_v = h >= p.n_heads + p.n_kv_heads;
   const bool is_q = h < p.n_heads;
-  const void* norm = is_q ? p.q_norm : p.k_norm;
-  float wa[kMaxPairsPerLane], wb[kMaxPairsPerLane], cs[kMaxPairsPerLane], sn[kMaxPairsPerLane];
+  float wa[detail::kAiMaxPairs], wb[detail::kAiMaxPairs], cs[detail::kAiMaxPairs], sn[detail::kAiMaxPairs];
   if (!is_v) {
-    const float pos = static_cast<float>(position);
-#pragma unroll
-    for (int j = 0; j < kMaxPairsPerLane; ++j) {
-      const int i = lane + 32 * j;
-      wa[j] = wb[j] = 0.0f;
-      cs[j] = sn[j] = 0.0f;
-      if (i >= half) continue;
-      if (norm != nullptr) {
-        wa[j] = __bfloat162float(static_cast<const __nv_bfloat16*>(norm)[i]);
-        wb[j] = __bfloat162float(static_cast<const __nv_bfloat16*>(norm)[i + half]);
-      }
-      const float angle = pos * p.inv_freq[i];
-      cs[j] = cosf(angle);
-      sn[j] = sinf(angle);
-    }
+    detail::ai_norm_weights(wa, wb, is_q ? p.q_norm : p.k_norm, p.head_dim / 2, lane);
+    detail::ai_rope(cs, sn, p.inv_freq, position, p.head_dim / 2, lane);
   }
   pdl_wait();  // the q/k/v rows and the caches: everything the kernels ahead wrote is visible now
   if (is_v) {  // V: copy to the cache
-    const int kh = h - p.n_heads - p.n_kv_heads;
-    const float* src = p.v + r * p.v_ld + static_cast<int64_t>(kh) * d;
-    __nv_bfloat16* dst =
-        static_cast<__nv_bfloat16*>(p.v_cache) + ((block * p.n_kv_heads + kh) * p.block_size + slot) * d;
-    for (int i = lane; i < d; i += 32) dst[i] = __float2bfloat16_rn(src[i] + bias_at(p.v_bias, kh * d + i));
+    detail::ai_v(p, r, h - p.n_heads - p.n_kv_heads, block, slot, lane);
     return;
   }
-  const int hh = is_q ? h : h - p.n_heads;
-  const float* src =
-      is_q ? p.q + r * p.q_ld + static_cast<int64_t>(hh) * d : p.k + r * p.k_ld + static_cast<int64_t>(hh) * d;
-  const void* bias = is_q ? p.q_bias : p.k_bias;
-  float a[kMaxPairsPerLane], b[kMaxPairsPerLane];
-#pragma unroll
-  for (int j = 0; j < kMaxPairsPerLane; ++j) {
-    const int i = lane + 32 * j;
-    a[j] = i < half ? src[i] + bias_at(bias, hh * d + i) : 0.0f;
-    b[j] = i < half ? src[i + half] + bias_at(bias, hh * d + i + half) : 0.0f;
-  }
-  if (norm != nullptr) {
-    float ss = 0.0f;
-#pragma unroll
-    for (int j = 0; j < kMaxPairsPerLane; ++j) {
-      ss += a[j] * a[j];
-      ss += b[j] * b[j];
-    }
-    ss = detail::warp_sum(ss);
-    const float inv = 1.0f / sqrtf(ss / static_cast<float>(d) + p.eps);
-#pragma unroll
-    for (int j = 0; j < kMaxPairsPerLane; ++j) {
-      const int i = lane + 32 * j;
-      if (i < half) {
-        a[j] = wa[j] * (a[j] * inv);
-        b[j] = wb[j] * (b[j] * inv);
-      }
-    }
-  }
-#pragma unroll
-  for (int j = 0; j < kMaxPairsPerLane; ++j) {
-    const int i = lane + 32 * j;
-    if (i >= half) continue;
-    const float c = cs[j], s = sn[j];
-    const float lo = a[j] * c - b[j] * s, hi = b[j] * c + a[j] * s;
-    if (is_q) {
-      const int64_t at = (r * p.n_heads + hh) * d + i;
-      p.q_out[at] = lo;
-      p.q_out[at + half] = hi;
-      static_cast<__nv_bfloat16*>(p.q_bf16)[at] = __float2bfloat16_rn(lo);
-      static_cast<__nv_bfloat16*>(p.q_bf16)[at + half] = __float2bfloat16_rn(hi);
-    } else {
-      __nv_bfloat16* dst =
-          static_cast<__nv_bfloat16*>(p.k_cache) + ((block * p.n_kv_heads + hh) * p.block_size + slot) * d;
-      dst[i] = __float2bfloat16_rn(lo);
-      dst[i + half] = __float2bfloat16_rn(hi);
-    }
-  }
+  detail::ai_qk(p, r, is_q, is_q ? h : h - p.n_heads, block, slot, wa, wb, cs, sn, lane, true, nullptr);
 }
 
 }  // namespace

@@ -80,7 +80,9 @@ int fast_split_size(int n_rows, int max_context, int block_size, int sm_count) {
   return (size + unit - 1) / unit * unit;
 }
 
-void paged_attention(const PagedAttentionParams& p, cudaStream_t stream) {
+namespace {
+
+void launch(const PagedAttentionParams& p, const AttentionInputsParams* in, cudaStream_t stream) {
   if (p.n_rows < 0) bad("n_rows is negative (" + std::to_string(p.n_rows) + ")");
   if (p.n_heads <= 0 || p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0) {
     bad("n_heads (" + std::to_string(p.n_heads) + ") must be a positive multiple of n_kv_heads (" +
@@ -119,6 +121,8 @@ void paged_attention(const PagedAttentionParams& p, cudaStream_t stream) {
   Args a{};
   a.p = p;
   a.group = p.n_heads / p.n_kv_heads;
+  a.fused = in != nullptr;
+  if (in != nullptr) a.in = *in;
   const bool decode = p.rows_per_seq_hint == 1;
   const detail::KernelChoice kc = detail::mma_supported(p.head_dim) ? detail::mma_kernel(p.head_dim, decode)
                                                                     : detail::fma_kernel(p.head_dim, decode);
@@ -154,6 +158,32 @@ void paged_attention(const PagedAttentionParams& p, cudaStream_t stream) {
     e = cudaGetLastError();
     if (e != cudaSuccess) bad(std::string("merge kernel launch failed: ") + cudaGetErrorString(e));
   }
+}
+
+}  // namespace
+
+void paged_attention(const PagedAttentionParams& p, cudaStream_t stream) {
+  launch(p, nullptr, stream);
+}
+
+bool paged_attention_fuses_inputs(const PagedAttentionParams& p, const AttentionInputsParams& in) {
+  const void* k_cache = p.k_cache;
+  const void* v_cache = p.v_cache;
+  const void* q = p.q;
+  return p.rows_per_seq_hint == 1 && detail::mma_supported(p.head_dim) && p.n_kv_heads > 0 &&
+         p.n_heads % p.n_kv_heads == 0 && p.n_heads / p.n_kv_heads <= detail::mma_kernel(p.head_dim, true).qvmax &&
+         in.n_heads == p.n_heads && in.n_kv_heads == p.n_kv_heads && in.head_dim == p.head_dim &&
+         in.block_size == p.block_size && in.k_cache == k_cache && in.v_cache == v_cache &&
+         in.positions == p.positions && in.q_bf16 == q && in.q_out != nullptr && in.row_block != nullptr &&
+         in.inv_freq != nullptr && in.q != nullptr && in.k != nullptr && in.v != nullptr;
+}
+
+void paged_attention_with_inputs(const PagedAttentionParams& p, const AttentionInputsParams& in, cudaStream_t stream) {
+  if (!paged_attention_fuses_inputs(p, in)) {
+    bad("paged_attention_with_inputs: not a decode launch of the tensor-core kernel with inputs describing the same "
+        "rows, heads, cache and positions (paged_attention_fuses_inputs)");
+  }
+  launch(p, &in, stream);
 }
 
 }  // namespace verbatim::cuda_kernels

@@ -41,6 +41,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/cuda/attention_inputs.cuh"
+
 namespace verbatim::cuda_kernels {
 
 struct PagedAttentionParams {
@@ -89,6 +91,17 @@ size_t paged_attention_workspace_bytes(int n_rows, int n_heads, int head_dim, in
 // out = attention (above). Checks the params (throws verbatim::Error naming the problem) and launches on `stream`
 // (asynchronous; graph-capturable: no allocation, no synchronisation).
 void paged_attention(const PagedAttentionParams& p, cudaStream_t stream);
+
+// A decode-only step's attention_inputs (attention_inputs.cuh) and attention in one launch: each CTA computes its
+// query heads from the fp32 q/k/v rows itself (and split 0 stores them to in.q_out / in.q_bf16), and the CTA of a
+// row's last split writes the row's K and V to the cache before it reads it; no other CTA reads that position. The
+// same operations as attention_inputs then paged_attention (attention_inputs_head.cuh), so the same bits: q_out,
+// q_bf16, the caches and out are what the two launches give (tests/cuda/paged_attention_test.cu). It saves the launch
+// and the completion of one kernel per layer. Served where paged_attention_fuses_inputs(p, in): one row per sequence
+// (rows_per_seq_hint == 1), the tensor-core kernel's head dims (64, 128, 256), at most 16 query heads per KV head,
+// and `in` describing the same rows, heads, cache and positions as p, with in.q_bf16 == p.q. Else it throws.
+bool paged_attention_fuses_inputs(const PagedAttentionParams& p, const AttentionInputsParams& in);
+void paged_attention_with_inputs(const PagedAttentionParams& p, const AttentionInputsParams& in, cudaStream_t stream);
 
 // Mode::Fast's choice: a split count from the batch (about two CTAs per SM for the batch's rows, as usual engines do)
 // turned into a split size: a positive multiple of block_size (of 64 where block_size divides 64), at most

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/cuda/attention_inputs.cuh"
 #include "kernels/cuda/paged_attention.cuh"
 
 namespace verbatim::cuda_kernels::detail {
@@ -21,9 +22,11 @@ struct Args {
   int hg;         // query heads per CTA head group
   int n_hgroups;  // ceil(G / hg)
   int rows_per_cta;
-  float scale_log2;  // scale * log2(e)
-  float* ws_ml;      // [n_rows][n_heads][max_splits][2]
-  float* ws_acc;     // [n_rows][n_heads][max_splits][head_dim]
+  float scale_log2;          // scale * log2(e)
+  float* ws_ml;              // [n_rows][n_heads][max_splits][2]
+  float* ws_acc;             // [n_rows][n_heads][max_splits][head_dim]
+  bool fused;                // paged_attention_with_inputs: the tensor-core kernel computes `in` first
+  AttentionInputsParams in;  // (fused only)
 };
 
 __device__ __forceinline__ void cp_async16(void* smem_dst, const void* gsrc, bool valid) {

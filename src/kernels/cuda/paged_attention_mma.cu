@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/cuda/attention_inputs_head.cuh"
 #include "kernels/cuda/mma.cuh"
 #include "kernels/cuda/paged_attention_internal.cuh"
 #include "kernels/cuda/pdl.cuh"
@@ -137,19 +138,51 @@ __global__ void __launch_bounds__(kThreads) paged_attention_mma_kernel(const Arg
       sOff[tid] = offset_of(s0 + tid);
       sOff[T + tid] = n_tiles > 1 ? offset_of(s0 + T + tid) : -1;
     }
+    // Fused inputs (a.fused: a decode run of one row, paged_attention_with_inputs): the lane's RoPE factors and norm
+    // weights, which no kernel writes, before the wait.
+    float wq[kAiMaxPairs], wbq[kAiMaxPairs], wk[kAiMaxPairs], wbk[kAiMaxPairs], cs[kAiMaxPairs], sn[kAiMaxPairs];
+    if (a.fused) {
+      ai_norm_weights(wq, wbq, a.in.q_norm, HD / 2, lane);
+      ai_norm_weights(wk, wbk, a.in.k_norm, HD / 2, lane);
+      ai_rope(cs, sn, a.in.inv_freq, maxp, HD / 2, lane);
+    }
     if (!waited) {
       pdl_wait();
       waited = true;
     }
-    // Q rows (zero past n_qv: padding rows of the mma).
-    for (int i = tid; i < QVMAX * (HD / 2); i += kThreads) {
-      const int qv = i / (HD / 2), d = 2 * (i % (HD / 2));
-      uint32_t w = 0;
-      if (qv < n_qv) {
-        const int row = run0 + qv / hgs, head = head0 + qv % hgs;
-        w = *reinterpret_cast<const uint32_t*>(p.q + row * q_stride + static_cast<int64_t>(head) * HD + d);
+    if (a.fused) {
+      // attention_inputs' work for this row in this CTA (attention_inputs_head.cuh, the same operations): warp w
+      // computes Q heads w, w + 4, ... of the group into sQ (split 0 also stores them to q_out / q_bf16, as the
+      // separate op would), and the CTA of the row's last split (the one that reads its new position) writes its K
+      // and V to the cache before the tile loads below read them.
+      for (int i = tid; i < QVMAX * (HD / 2); i += kThreads) {
+        const int qv = i / (HD / 2), d = 2 * (i % (HD / 2));
+        if (qv >= n_qv) *reinterpret_cast<uint32_t*>(sQ + qv * QKS + d) = 0;
       }
-      *reinterpret_cast<uint32_t*>(sQ + qv * QKS + d) = w;
+      const int64_t slot = maxp % bs, block = a.in.row_block[run0];
+      const bool writer = hgi == 0 && split == min(maxp / S, static_cast<int>(gridDim.z) - 1);
+      const int tasks = hgs + (writer ? 2 : 0);
+      for (int t = warp; t < tasks; t += kThreads / 32) {
+        if (t < hgs) {
+          ai_qk(a.in, run0, true, head0 + t, block, slot, wq, wbq, cs, sn, lane, split == 0, sQ + t * QKS);
+        } else if (t == hgs) {
+          ai_qk(a.in, run0, false, kvh, block, slot, wk, wbk, cs, sn, lane, false, nullptr);
+        } else {
+          ai_v(a.in, run0, kvh, block, slot, lane);
+        }
+      }
+      __threadfence();  // the cache writes, before the barrier below and the copies after it
+    } else {
+      // Q rows (zero past n_qv: padding rows of the mma).
+      for (int i = tid; i < QVMAX * (HD / 2); i += kThreads) {
+        const int qv = i / (HD / 2), d = 2 * (i % (HD / 2));
+        uint32_t w = 0;
+        if (qv < n_qv) {
+          const int row = run0 + qv / hgs, head = head0 + qv % hgs;
+          w = *reinterpret_cast<const uint32_t*>(p.q + row * q_stride + static_cast<int64_t>(head) * HD + d);
+        }
+        *reinterpret_cast<uint32_t*>(sQ + qv * QKS + d) = w;
+      }
     }
     for (int qv = tid; qv < QVMAX; qv += kThreads) {
       sRowPos[qv] = qv < n_qv ? p.positions[run0 + qv / hgs] : -1;

@@ -1,0 +1,125 @@
+// The work of attention_inputs (attention_inputs.cuh) on one (row, head), as device functions for one warp: used by
+// attention_inputs_kernel and by the paged attention's fused-inputs prologue (paged_attention.cuh,
+// paged_attention_with_inputs), so both run the same operations and give the same bits. Device code only.
+//   ai_rope / ai_norm_weights: a lane's RoPE factors (cos, sin of position * inv_freq[i]) and norm weights (norm[i],
+//     norm[i + d/2]) for its pairs i = lane + 32 j < d/2, read before the q/k/v rows are (they depend on neither);
+//   ai_v: V head kh of row r (plus its bias) to the cache in bf16;
+//   ai_qk: a Q or K head: bias, rmsnorm over the head (each lane's pairs in increasing j, then the warp butterfly of
+//     reduce.cuh) where a norm weight is given, RoPE; Q to q_out (fp32) and q_bf16 and/or a shared-memory row, K to
+//     the cache, in bf16.
+#pragma once
+
+#include <cuda_bf16.h>
+
+#include <cstdint>
+
+#include "kernels/cuda/attention_inputs.cuh"
+#include "kernels/cuda/reduce.cuh"
+
+namespace verbatim::cuda_kernels::detail {
+
+constexpr int kAiMaxPairs = 4;  // head_dim <= 256
+
+__device__ __forceinline__ float ai_bias(const void* b, int64_t i) {
+  return b == nullptr ? 0.0f : __bfloat162float(static_cast<const __nv_bfloat16*>(b)[i]);
+}
+
+__device__ __forceinline__ void ai_rope(float (&cs)[kAiMaxPairs], float (&sn)[kAiMaxPairs], const float* inv_freq,
+                                        int position, int half, int lane) {
+  const float pos = static_cast<float>(position);
+#pragma unroll
+  for (int j = 0; j < kAiMaxPairs; ++j) {
+    const int i = lane + 32 * j;
+    cs[j] = sn[j] = 0.0f;
+    if (i >= half) continue;
+    const float angle = pos * inv_freq[i];
+    cs[j] = cosf(angle);
+    sn[j] = sinf(angle);
+  }
+}
+
+__device__ __forceinline__ void ai_norm_weights(float (&wa)[kAiMaxPairs], float (&wb)[kAiMaxPairs], const void* norm,
+                                                int half, int lane) {
+#pragma unroll
+  for (int j = 0; j < kAiMaxPairs; ++j) {
+    const int i = lane + 32 * j;
+    wa[j] = wb[j] = 0.0f;
+    if (i >= half || norm == nullptr) continue;
+    wa[j] = __bfloat162float(static_cast<const __nv_bfloat16*>(norm)[i]);
+    wb[j] = __bfloat162float(static_cast<const __nv_bfloat16*>(norm)[i + half]);
+  }
+}
+
+// The cache element offset of (block, KV head, slot).
+__device__ __forceinline__ int64_t ai_cache_at(const AttentionInputsParams& p, int64_t block, int kh, int64_t slot) {
+  return ((block * p.n_kv_heads + kh) * p.block_size + slot) * p.head_dim;
+}
+
+__device__ __forceinline__ void ai_v(const AttentionInputsParams& p, int64_t r, int kh, int64_t block, int64_t slot,
+                                     int lane) {
+  const int d = p.head_dim;
+  const float* src = p.v + r * p.v_ld + static_cast<int64_t>(kh) * d;
+  __nv_bfloat16* dst = static_cast<__nv_bfloat16*>(p.v_cache) + ai_cache_at(p, block, kh, slot);
+  for (int i = lane; i < d; i += 32) dst[i] = __float2bfloat16_rn(src[i] + ai_bias(p.v_bias, kh * d + i));
+}
+
+// Head hh of row r's Q (is_q) or K. write_q: q_out and q_bf16 (Q); sq: the bf16 Q head's row in shared memory, or null.
+__device__ __forceinline__ void ai_qk(const AttentionInputsParams& p, int64_t r, bool is_q, int hh, int64_t block,
+                                      int64_t slot, const float (&wa)[kAiMaxPairs], const float (&wb)[kAiMaxPairs],
+                                      const float (&cs)[kAiMaxPairs], const float (&sn)[kAiMaxPairs], int lane,
+                                      bool write_q, __nv_bfloat16* sq) {
+  const int d = p.head_dim, half = d / 2;
+  const float* src =
+      is_q ? p.q + r * p.q_ld + static_cast<int64_t>(hh) * d : p.k + r * p.k_ld + static_cast<int64_t>(hh) * d;
+  const void* bias = is_q ? p.q_bias : p.k_bias;
+  const void* norm = is_q ? p.q_norm : p.k_norm;
+  float a[kAiMaxPairs], b[kAiMaxPairs];
+#pragma unroll
+  for (int j = 0; j < kAiMaxPairs; ++j) {
+    const int i = lane + 32 * j;
+    a[j] = i < half ? src[i] + ai_bias(bias, hh * d + i) : 0.0f;
+    b[j] = i < half ? src[i + half] + ai_bias(bias, hh * d + i + half) : 0.0f;
+  }
+  if (norm != nullptr) {
+    float ss = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kAiMaxPairs; ++j) {
+      ss += a[j] * a[j];
+      ss += b[j] * b[j];
+    }
+    ss = warp_sum(ss);
+    const float inv = 1.0f / sqrtf(ss / static_cast<float>(d) + p.eps);
+#pragma unroll
+    for (int j = 0; j < kAiMaxPairs; ++j) {
+      const int i = lane + 32 * j;
+      if (i < half) {
+        a[j] = wa[j] * (a[j] * inv);
+        b[j] = wb[j] * (b[j] * inv);
+      }
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < kAiMaxPairs; ++j) {
+    const int i = lane + 32 * j;
+    if (i >= half) continue;
+    const float c = cs[j], s = sn[j];
+    const float lo = a[j] * c - b[j] * s, hi = b[j] * c + a[j] * s;
+    if (is_q) {
+      const __nv_bfloat16 lo16 = __float2bfloat16_rn(lo), hi16 = __float2bfloat16_rn(hi);
+      if (write_q) {
+        const int64_t at = (r * p.n_heads + hh) * d + i;
+        p.q_out[at] = lo;
+        p.q_out[at + half] = hi;
+        static_cast<__nv_bfloat16*>(p.q_bf16)[at] = lo16;
+        static_cast<__nv_bfloat16*>(p.q_bf16)[at + half] = hi16;
+      }
+      if (sq != nullptr) sq[i] = lo16, sq[i + half] = hi16;
+    } else {
+      __nv_bfloat16* dst = static_cast<__nv_bfloat16*>(p.k_cache) + ai_cache_at(p, block, hh, slot);
+      dst[i] = __float2bfloat16_rn(lo);
+      dst[i + half] = __float2bfloat16_rn(hi);
+    }
+  }
+}
+
+}  // namespace verbatim::cuda_kernels::detail
