@@ -302,6 +302,9 @@ TEST(CudaBackendErrors, BadOptionsAndBuffers) {
   o.max_rows = 0;
   EXPECT_THROW(backend::make_cuda_backend(o), Error);
   o.max_rows = 8;
+  o.fuse = backend::kFuseAll + 1;  // not a mask of the fusions
+  EXPECT_THROW(backend::make_cuda_backend(o), Error);
+  o.fuse = backend::kFuseAll;
   o.memory_budget_bytes = 1 << 20;  // 1 MiB: the KV cache below does not fit
   auto be = backend::make_cuda_backend(o);
   EXPECT_THROW(

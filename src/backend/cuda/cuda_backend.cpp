@@ -69,6 +69,9 @@ CudaBackend::CudaBackend(const backend::CudaBackendOptions& o) : opt_(o) {
   if (opt_.split_min < 0 || opt_.split_min > opt_.split_size)
     fail(kWhere, "split_min must be in [0, split_size], got " + std::to_string(opt_.split_min));
   if (opt_.memory_budget_bytes < 0) fail(kWhere, "the memory budget must be >= 0");
+  if ((opt_.fuse & ~backend::kFuseAll) != 0)
+    fail(kWhere, "fuse is a mask of kFuseNorm, kFuseResidual, kFuseSwiglu and kFuseAttention (at most " +
+                     std::to_string(backend::kFuseAll) + "), got " + std::to_string(opt_.fuse));
   if (opt_.shared) {
     res_ = std::dynamic_pointer_cast<CudaResources>(opt_.shared);
     if (!res_) fail(kWhere, "the shared resources were not made by make_cuda_shared_resources");
