@@ -8,6 +8,8 @@
 //   acc = acc * alpha, then acc += P . V by mma over 16-position chunks of the tile in increasing order.
 // The rows of an mma that hold other (row, head) pairs, or zero padding, do not enter a row's result; neither does
 // which warp holds which positions or dims. So the bits are those of the row alone, whatever the launch.
+// With fused inputs (paged_attention_with_inputs, one row per CTA) the Q rows come from attention_inputs' per-head code
+// (attention_inputs_head.cuh) run in this CTA instead of from q, and the row's last split writes its new K/V first.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
