@@ -4,6 +4,7 @@
 #                       vs the engine's sampler), backend_test.cpp (forward vs the CPU backend, row invariance, graphs
 #                       on == off). Each test skips loudly without a GPU.
 #   bench_decode_cuda   batch-1 greedy decode tokens/s of a model vs the device's copy bandwidth bound.
+#   bench_decode_trace_cuda  the kernels of decode steps as they run in the graph (CUPTI), summed per kernel.
 if(VERBATIM_BUILD_TESTS)
   file(GLOB VERBATIM_CUDA_BACKEND_TESTS CONFIGURE_DEPENDS ${VERBATIM_ROOT}/tests/cuda/*_test.cpp)
   add_executable(test_cuda_backend ${VERBATIM_CUDA_BACKEND_TESTS} ${VERBATIM_ROOT}/tests/unit/forward_tiny_model.cpp
@@ -15,3 +16,9 @@ endif()
 
 add_executable(bench_decode_cuda ${VERBATIM_ROOT}/bench/bench_decode_cuda.cpp)
 target_link_libraries(bench_decode_cuda PRIVATE verbatim_core verbatim_cuda)
+
+# Where a decode step's time goes inside the real graph (CUPTI kernel activity), where the toolkit has CUPTI.
+if(TARGET CUDA::cupti)
+  add_executable(bench_decode_trace_cuda ${VERBATIM_ROOT}/bench/bench_decode_trace_cuda.cpp)
+  target_link_libraries(bench_decode_trace_cuda PRIVATE verbatim_core verbatim_cuda CUDA::cupti)
+endif()
