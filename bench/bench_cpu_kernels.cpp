@@ -3,8 +3,8 @@
 //   Matvec            m = 1, weights cold (rotating over >= 256 MiB of copies, as in a real decode step):
 //                     GB/s of weights read, vs StreamRead; bf16 at llama2-110m shapes
 //   Gemm              m = 16, 64: GFLOP/s of the invariant kernel (bf16 and f32 weights) vs OpenBLAS sgemm (f32)
-//   GemmBf16Operands  m = 1, 16, 32, 64: the bf16-dot GEMM (cpu_matmul bf16) vs the AMX one (cpu_matmul amx), GB/s, GFLOP/s
-//   Attention         one decode row per sequence, invariant vs split-KV, at a few context lengths
+//   GemmBf16Operands  m = 1, 16, 32, 64: the bf16-dot GEMM (cpu_matmul bf16) vs the AMX one (cpu_matmul amx), GB/s,
+//   GFLOP/s Attention         one decode row per sequence, invariant vs split-KV, at a few context lengths
 //   AttentionBf16Kv   the invariant one over a bf16 cache (cpu_kv bf16)
 //   DecodeStep        a whole LlamaForward decode step of a random bf16 llama2-110m, B sequences of one row each:
 //                     tokens/s, invariant vs fast

@@ -27,6 +27,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_resources.h"
+#include "bench_args.h"
 #include "engine/engine.h"
 #include "model/model.h"
 #include "util/error.h"
@@ -92,13 +93,7 @@ int main(int argc, char** argv) {
   int split_min = 0;     // and its shortest (CudaBackendOptions::split_min; 0: fixed, the default)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
+    auto next = [&] { return bench::flag_value(argc, argv, i); };
     if (a == "--model")
       model_path = next();
     else if (a == "--streams")

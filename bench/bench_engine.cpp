@@ -51,6 +51,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_backend.h"
+#include "bench_args.h"
 #include "engine/engine.h"
 #include "kernels/cpu/gemm_amx.h"
 #include "kernels/cpu/gemm_bf16dot.h"
@@ -368,13 +369,7 @@ int main(int argc, char** argv) {
   std::string cpu_matmul = "fp32", cpu_kv = "fp32";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
+    auto next = [&] { return verbatim::bench::flag_value(argc, argv, i); };
     if (a == "--model") {
       model_dir = next();
     } else if (a == "--threads") {
