@@ -49,7 +49,7 @@ enum class Epi { Store, Residual, Swiglu };
 // the chunks per stage, so that a stage holds as many W bytes as with one tile.
 // XS > 0 (M = 1, NB = 1): "single-row X", a ring of XS stages whose X is the one row alone, [boxes][64 cols] unswizzled
 // (128 bytes a chunk, the stage's X padded to 1 KiB), so that a stage is 17 KiB and not 24: 4 stages at 3 CTAs per SM,
-// or 6 at 2 (gemm_small_m.cuh's launch picks by the grid), more W bytes in flight and copied before pdl_wait.
+// or 6 at 2 (launch_variant below picks by the grid), more W bytes in flight and copied before pdl_wait.
 template <int NB, int T = 1, int XS = 0>
 struct Cfg {
   static constexpr bool x1 = XS > 0;
