@@ -57,7 +57,10 @@ std::string short_name(const char* mangled) {
   char* d = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
   std::string s = status == 0 && d != nullptr ? d : mangled;
   std::free(d);
-  // "void verbatim::...::(anonymous namespace)::small_m_kernel<1, ...>(...)" -> "small_m_kernel"
+  // "void verbatim::...::(anonymous namespace)::small_m_kernel<1, ...>(...)" -> "small_m_kernel" (the anonymous
+  // namespace's parenthesis first: it is not the argument list)
+  const std::string anon = "(anonymous namespace)::";
+  for (size_t at = s.find(anon); at != std::string::npos; at = s.find(anon)) s.erase(at, anon.size());
   s = s.substr(0, s.find_first_of("<("));
   const size_t colon = s.rfind("::");
   return colon == std::string::npos ? s : s.substr(colon + 2);
