@@ -39,6 +39,6 @@ targets=("$@")
 t0=$(date +%s)
 cmake -S . -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVERBATIM_CUDA="${VERBATIM_CUDA:-ON}" \
   -DCMAKE_PREFIX_PATH="$prefix/usr;$prefix/usr/lib/$arch/cmake" -DCMAKE_LIBRARY_PATH="$prefix/usr/lib/$arch" \
-  -DCMAKE_INCLUDE_PATH="$prefix/usr/include" >"$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
+  -DCMAKE_INCLUDE_PATH="$prefix/usr/include" ${VERBATIM_CMAKE_ARGS:-} >"$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
 ninja -C "$bdir" -j"$(nproc)" "${targets[@]}" >"$out/build.log" 2>&1 || { grep -B2 -A12 -m3 'error' "$out/build.log" | head -80; tail -20 "$out/build.log"; exit 1; }
 echo "full_build.sh: built ${targets[*]} in $(($(date +%s) - t0)) s" | tee -a "$out/env.log"
