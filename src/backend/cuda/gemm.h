@@ -13,8 +13,8 @@
 //    every bucket is run at M = lo, (lo + hi) / 2 and hi on order-revealing data (kernels/cuda/testdata.h), and its
 //    output rows at the first, last, middle and tile-edge positions must equal, bit for bit, the same X rows computed
 //    alone at M = 1. Candidates that differ are rejected; the fastest survivor (timed with events over rotating weight
-//    copies, so L2 does not flatter) wins. For short GEMMs (small M) the variants of the winner (cluster shape,
-//    custom option, CTA swizzle) are verified and timed too;
+//    copies, so L2 does not flatter) wins. For short GEMMs (small M) the variants of the two fastest (cluster
+//    shape, custom option, CTA swizzle) are verified and timed too;
 //  - buckets with M <= 32 also try the project's own small-M kernel (kernels/cuda/gemm_small_m.cuh: each output a
 //    chain of k16 mma steps in increasing k, the order cuBLASLt's split-K-free kernels were found to use). It is
 //    verified against the reference rows exactly like a cuBLASLt candidate and chosen where it is faster, or (M <= 8)
@@ -83,8 +83,9 @@ struct GemmTuneOptions {
   int timing_finalists = 4;    // candidates re-timed more carefully after a first quick pass
   int timing_groups = 7;       // timed groups per finalist (median); a group runs once on every weight copy
   float variant_max_us = 150;  // try variants (cluster shape, custom option, swizzle) of a bucket's fastest
-                               // candidate where it runs in at most this many microseconds
-  int max_variants = 64;       // variants per bucket
+                               // candidates where the fastest runs in at most this many microseconds
+  int variant_bases = 2;       // ... of this many of them (the finalists' order)
+  int max_variants = 64;       // variants per base candidate
   uint64_t seed = 0x5eed;      // tuning data (its values do not matter for the bits: only the reduction order does)
   bool log = false;            // print the table to stderr after tuning
   bool own_kernel = true;      // offer the own small-M kernel (kernels/cuda/gemm_small_m.cuh) for buckets M <= 32
@@ -105,7 +106,7 @@ struct GemmBucket {
   std::string algo_desc;       // "id=.. tile=.. stages=.. splitk=1 swizzle=.. custom=.. cluster=.. inner=.."
   float time_us = 0;           // median time at M = m_hi during tuning
   int candidates = 0;          // distinct split-K-free candidates that cuBLASLt accepted
-  int variants = 0;            // variants of the fastest candidate tried (small M)
+  int variants = 0;            // variants of the fastest candidates tried (variant_bases; small M)
   int rejected_bits = 0;       // ... whose rows differed from the reference rows (or from themselves when re-run)
   int rejected_run = 0;        // ... that failed to run at some M of the bucket
   bool own_kernel = false;     // the bucket runs the own small-M kernel instead of `algo` (verified, and faster)
