@@ -687,7 +687,25 @@ void Gemm::tune(const GemmTuneOptions& o, cudaStream_t stream) {
         vars.insert(vars.end(), v.begin(), v.end());
       }
       b.variants = static_cast<int>(vars.size());
-      std::vector<cublasLtMatmulAlgo_t> vok = keep_verified(vars, b);
+      // Each variant timed in one group, then verified fastest first until timing_finalists of them have passed: the
+      // bit checks at every probe M, not one group's timing, are what tuning spends its time on. Only verified
+      // variants are timed again and can be chosen.
+      std::vector<std::pair<float, size_t>> quick;
+      for (size_t i = 0; i < vars.size(); ++i) {
+        if (matmul(vars[i], x_copies[0].get(), w_copies[0].get(), y.get(), b.m_hi, stream) != CUBLAS_STATUS_SUCCESS) {
+          settle_failed_call();
+          ++b.rejected_run;
+          continue;
+        }
+        quick.emplace_back(time_group(vars[i], b.m_hi), i);
+      }
+      std::sort(quick.begin(), quick.end());
+      std::vector<cublasLtMatmulAlgo_t> vok;
+      for (const auto& [t, i] : quick) {
+        if (static_cast<int>(vok.size()) >= std::max(o.timing_finalists, 1)) break;
+        const std::vector<cublasLtMatmulAlgo_t> one = keep_verified({vars[i]}, b);
+        vok.insert(vok.end(), one.begin(), one.end());
+      }
       if (!vok.empty()) {
         vok.insert(vok.begin(), bases.begin(), bases.end());
         std::tie(best, ms) = fastest(vok, b.m_hi);

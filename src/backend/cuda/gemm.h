@@ -14,7 +14,7 @@
 //    output rows at the first, last, middle and tile-edge positions must equal, bit for bit, the same X rows computed
 //    alone at M = 1. Candidates that differ are rejected; the fastest survivor (timed with events over rotating weight
 //    copies, so L2 does not flatter) wins. For short GEMMs (small M) the variants of the two fastest (cluster
-//    shape, custom option, CTA swizzle) are verified and timed too;
+//    shape, custom option, CTA swizzle) are timed too, and the fastest few of them verified;
 //  - buckets with M <= 32 also try the project's own small-M kernel (kernels/cuda/gemm_small_m.cuh: each output a
 //    chain of k16 mma steps in increasing k, the order cuBLASLt's split-K-free kernels were found to use). It is
 //    verified against the reference rows exactly like a cuBLASLt candidate and chosen where it is faster, or (M <= 8)
