@@ -701,9 +701,9 @@ void Gemm::tune(const GemmTuneOptions& o, cudaStream_t stream) {
       }
       std::sort(quick.begin(), quick.end());
       std::vector<cublasLtMatmulAlgo_t> vok;
-      for (const auto& [t, i] : quick) {
+      for (const auto& q : quick) {
         if (static_cast<int>(vok.size()) >= std::max(o.timing_finalists, 1)) break;
-        const std::vector<cublasLtMatmulAlgo_t> one = keep_verified({vars[i]}, b);
+        const std::vector<cublasLtMatmulAlgo_t> one = keep_verified({vars[q.second]}, b);
         vok.insert(vok.end(), one.begin(), one.end());
       }
       if (!vok.empty()) {
