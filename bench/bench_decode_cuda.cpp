@@ -3,7 +3,7 @@
 // buffer, best of 10) divided by the bytes of weights read per decoded token (every layer tensor, the final norm,
 // the lm_head and one embedding row, as bf16 on the GPU).
 //   bench_decode_cuda --model DIR [--streams 1,8] [--tokens 256] [--prompt-len 16] [--modes invariant,fast]
-//                     [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 12] [--split-size 512] [--split-min 0]
+//                     [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 13] [--split-size 512] [--split-min 0]
 //                     [--profile 0]
 // Each (mode, S) makes an Engine (backend cuda), warms it up (one request of 8 tokens, which also captures the decode
 // graphs), then submits S requests (distinct random prompts, ignore_eos, greedy) and steps until idle. decode tok/s
@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   std::string model_path, modes = "invariant,fast", streams = "1";
   int tokens = 256, prompt_len = 16, runs = 2;
   bool graphs = true, own_gemm = true, profile = false;
-  unsigned fuse = 12;    // the backend's default (CudaBackendOptions::fuse)
+  unsigned fuse = backend::CudaBackendOptions{}.fuse;  // the backend's default
   int split_size = 512;  // the backend's default attention split (CudaBackendOptions::split_size)
   int split_min = 0;     // and its shortest (CudaBackendOptions::split_min; 0: fixed, the default)
   for (int i = 1; i < argc; ++i) {
@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: bench_decode_cuda --model DIR [--streams 1,8] [--tokens 256] [--prompt-len 16] "
-                   "[--modes invariant,fast] [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 12] [--split-size 512] "
+                   "[--modes invariant,fast] [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 13] [--split-size 512] "
                    "[--split-min 0] [--profile 0]\n");
       return 2;
     }

@@ -1,7 +1,7 @@
 // Where a decode step's time goes on the GPU, inside the real CUDA graph (programmatic dependent launches overlapping):
 // CUPTI's concurrent-kernel activity records (start and end of every kernel of every graph replay) over a few decode
 // steps of the engine, summed per kernel. ncu times each kernel alone (no overlap); this sees them as they run.
-//   bench_decode_trace_cuda --model DIR [--streams 1] [--prompt-len 16] [--steps 32] [--fuse 12] [--graphs 1]
+//   bench_decode_trace_cuda --model DIR [--streams 1] [--prompt-len 16] [--steps 32] [--fuse 13] [--graphs 1]
 // For each kernel class (name and grid width) per step: launches, the mean in-graph duration (end - start, which
 // includes the time a dependent waits in griddepcontrol.wait while the kernel ahead finishes), and the "exposed" time:
 // how far the kernel moves the step's last end forward (in start order, end_i - max(end of every earlier kernel), at
@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(
           stderr,
-          "usage: bench_decode_trace_cuda --model DIR [--streams 1] [--prompt-len 16] [--steps 32] [--fuse 12] "
+          "usage: bench_decode_trace_cuda --model DIR [--streams 1] [--prompt-len 16] [--steps 32] [--fuse 13] "
           "[--graphs 1]\n");
       return 2;
     }

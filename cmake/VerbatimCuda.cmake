@@ -63,7 +63,7 @@ if(VERBATIM_BUILD_TESTS)
   endif()
   include(GoogleTest)
   add_executable(test_cuda ${VERBATIM_ROOT}/tests/cuda/gemm_test.cu ${VERBATIM_ROOT}/tests/cuda/gemm_small_m_test.cu
-                         ${VERBATIM_ROOT}/tests/cuda/gemm_fused_test.cu
+                         ${VERBATIM_ROOT}/tests/cuda/gemm_fused_test.cu ${VERBATIM_ROOT}/tests/cuda/norm_prep_test.cu
                          ${VERBATIM_ROOT}/tests/cuda/paged_attention_test.cu)
   target_compile_options(test_cuda PRIVATE ${VERBATIM_CUDA_OPTIONS})
   target_link_libraries(test_cuda PRIVATE verbatim_cuda GTest::gtest GTest::gtest_main)

@@ -45,7 +45,7 @@ struct EngineOptions {
   int preempt_interval = 0;  // testing: preempt the newest request every N steps (never changes an output bit)
   // backend "cuda":
   bool cuda_graphs = true;    // CUDA graphs for decode steps (never changes an output bit)
-  unsigned cuda_fuse = 12;    // decode-step fusions, a mask (backend/cuda/cuda_backend.h's kFuse*; no bit changes)
+  unsigned cuda_fuse = 13;    // decode-step fusions, a mask (backend/cuda/cuda_backend.h's kFuse*; no bit changes)
   int cuda_split_size = 512;  // attention KV positions per split (CudaBackendOptions::split_size): changes the bits of
                               // every attention output (still invariant: a fixed size); the fingerprint names it
   int cuda_split_min = 0;     // 0: cuda_split_size, one fixed size. Else the split of short rows, grown to

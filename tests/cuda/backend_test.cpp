@@ -6,7 +6,7 @@
 //    other sequences;
 //  - the engine's greedy and seeded outputs (tokens, logprobs) are bitwise the same with CUDA graphs on and off, for a
 //    batch of requests of different lengths;
-//  - the decode-step fusions (norm prologue, residual and SwiGLU epilogues) change no logit bit;
+//  - the decode-step fusions (residual + scaled-norm prep, residual and SwiGLU epilogues) change no logit bit;
 //  - errors: a step with more rows than the verified GEMM range is refused.
 // Skips loudly without a GPU.
 #include "backend/backend.h"

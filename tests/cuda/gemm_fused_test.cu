@@ -1,11 +1,9 @@
 // The small-M GEMM's fusions (kernels/cuda/gemm_small_m.cuh) on a real GPU, each against the standalone kernels it
 // replaces, bit for bit, at M = 1 .. kSmallMMaxM (the bucket sizes the backend fuses at) and for the Qwen3-8B shapes
 // plus small ones:
-//  - norm prologue: the GEMM of rmsnorm(src) * w equals add_rmsnorm (rmsnorm.cuh) followed by the plain GEMM, and the
-//    X it stores equals add_rmsnorm's output;
-//  - SwiGLU epilogue (with and without the norm prologue): equals the plain GEMM of the stacked [gate; up] weight
-//    followed by swiglu_rows (swiglu.cuh);
+//  - SwiGLU epilogue: equals the plain GEMM of the stacked [gate; up] weight followed by swiglu_rows (swiglu.cuh);
 //  - residual epilogue: y equals the plain GEMM, the residual equals add_rmsnorm's residual add of y.
+// (The prep epilogue and the row scale: norm_prep_test.cu.)
 // Inputs are fresh random values each run (the seed is printed). Skips, loudly, where no CUDA GPU exists.
 #include <gtest/gtest.h>
 
@@ -72,74 +70,23 @@ class Fused : public ::testing::Test {
   std::mt19937_64 rng_;
 };
 
-TEST_F(Fused, NormPrologueEqualsRmsnormThenGemm) {
-  REQUIRE_GPU_FOR("small-M GEMM fusion");
-  const cudaStream_t s = stream_->get();
-  for (const Shape sh : {Shape{6144, 4096}, Shape{96, 576}, Shape{40, 64}}) {
-    DeviceBuffer w(static_cast<size_t>(sh.n * sh.k) * 2), nw(static_cast<size_t>(sh.k) * 2);
-    fill_bf16(w.get(), sh.n, sh.k, sh.k, seed_ + 1, FillPattern::Positive, s);
-    fill_bf16(nw.get(), 1, sh.k, sh.k, seed_ + 2, FillPattern::Uniform, s);
-    DeviceBuffer src = random_f32(rng_, kSmallMMaxM * sh.k, s);
-    DeviceBuffer xb_ref(static_cast<size_t>(kSmallMMaxM * sh.k) * 2), xb(xb_ref.bytes());
-    DeviceBuffer y_ref(static_cast<size_t>(kSmallMMaxM * sh.n) * 4), y(y_ref.bytes());
-    for (const int64_t m : kMs) {
-      cuda_kernels::add_rmsnorm(nullptr, src.as<float>(), nw.get(), xb_ref.get(), DType::BF16, m,
-                                {.n = sh.k, .eps = 1e-6f}, s);
-      launch({.x = xb_ref.get(), .w = w.get(), .y = y_ref.get(), .m = m, .n = sh.n, .k = sh.k, .out_f32 = true});
-      fill_u16(xb.get(), xb.bytes() / 2, 0xFFFF, s);
-      launch({.x = nullptr,
-              .w = w.get(),
-              .y = y.get(),
-              .m = m,
-              .n = sh.n,
-              .k = sh.k,
-              .out_f32 = true,
-              .norm_src = src.as<float>(),
-              .norm_w = nw.get(),
-              .norm_eps = 1e-6f,
-              .norm_out = xb.get()});
-      EXPECT_EQ(diff(y, y_ref, m, sh.n * 2), 0u) << "y: N=" << sh.n << " K=" << sh.k << " M=" << m;
-      EXPECT_EQ(diff(xb, xb_ref, m, sh.k), 0u) << "normed X: N=" << sh.n << " K=" << sh.k << " M=" << m;
-    }
-  }
-}
-
 TEST_F(Fused, SwigluEpilogueEqualsGemmThenSwiglu) {
   REQUIRE_GPU_FOR("small-M GEMM fusion");
   const cudaStream_t s = stream_->get();
   for (const Shape sh : {Shape{24576, 4096}, Shape{96, 576}, Shape{32, 64}}) {
     const int64_t h = sh.n / 2;
-    DeviceBuffer w(static_cast<size_t>(sh.n * sh.k) * 2), nw(static_cast<size_t>(sh.k) * 2);
+    DeviceBuffer w(static_cast<size_t>(sh.n * sh.k) * 2);
     fill_bf16(w.get(), sh.n, sh.k, sh.k, seed_ + 3, FillPattern::Uniform, s);
-    fill_bf16(nw.get(), 1, sh.k, sh.k, seed_ + 4, FillPattern::Uniform, s);
     DeviceBuffer x(static_cast<size_t>(kSmallMMaxM * sh.k) * 2);
     fill_bf16(x.get(), kSmallMMaxM, sh.k, sh.k, seed_ + 5, FillPattern::HalfSigned, s);
-    DeviceBuffer src = random_f32(rng_, kSmallMMaxM * sh.k, s);
-    DeviceBuffer xb(static_cast<size_t>(kSmallMMaxM * sh.k) * 2);
     DeviceBuffer gu(static_cast<size_t>(kSmallMMaxM * sh.n) * 4);
     DeviceBuffer out_ref(static_cast<size_t>(kSmallMMaxM * h) * 2), out(out_ref.bytes());
-    for (const bool norm : {false, true}) {
-      for (const int64_t m : kMs) {
-        const void* xin = x.get();
-        if (norm) {
-          cuda_kernels::add_rmsnorm(nullptr, src.as<float>(), nw.get(), xb.get(), DType::BF16, m,
-                                    {.n = sh.k, .eps = 1e-5f}, s);
-          xin = xb.get();
-        }
-        launch({.x = xin, .w = w.get(), .y = gu.get(), .m = m, .n = sh.n, .k = sh.k, .out_f32 = true});
-        cuda_kernels::swiglu_rows(gu.as<float>(), gu.as<float>() + h, sh.n, m, h, out_ref.get(), DType::BF16, s);
-        fill_u16(out.get(), out.bytes() / 2, 0xFFFF, s);
-        SmallMGemmParams p{.x = x.get(), .w = w.get(), .m = m, .n = sh.n, .k = sh.k, .swiglu_out = out.get()};
-        if (norm) {
-          p.x = nullptr;
-          p.norm_src = src.as<float>();
-          p.norm_w = nw.get();
-          p.norm_eps = 1e-5f;
-        }
-        launch(p);
-        EXPECT_EQ(diff(out, out_ref, m, h), 0u)
-            << "N=" << sh.n << " K=" << sh.k << " M=" << m << (norm ? " with the norm prologue" : "");
-      }
+    for (const int64_t m : kMs) {
+      launch({.x = x.get(), .w = w.get(), .y = gu.get(), .m = m, .n = sh.n, .k = sh.k, .out_f32 = true});
+      cuda_kernels::swiglu_rows(gu.as<float>(), gu.as<float>() + h, sh.n, m, h, out_ref.get(), DType::BF16, s);
+      fill_u16(out.get(), out.bytes() / 2, 0xFFFF, s);
+      launch({.x = x.get(), .w = w.get(), .m = m, .n = sh.n, .k = sh.k, .swiglu_out = out.get()});
+      EXPECT_EQ(diff(out, out_ref, m, h), 0u) << "N=" << sh.n << " K=" << sh.k << " M=" << m;
     }
   }
 }
@@ -186,9 +133,13 @@ TEST_F(Fused, UnsupportedFusionsAreRefused) {
   p.residual = f;
   EXPECT_FALSE(cuda_kernels::gemm_small_m_supported(p)) << "K % 64 != 0";
   p.k = 64;
-  p.norm_src = f;
-  p.norm_w = buf.get();
-  EXPECT_FALSE(cuda_kernels::gemm_small_m_supported(p)) << "norm + residual";
+  p.prep_out = buf.get();
+  EXPECT_FALSE(cuda_kernels::gemm_small_m_supported(p)) << "prep without its weight and partials";
+  p.prep_w = buf.get();
+  p.prep_ss = f;
+  EXPECT_TRUE(cuda_kernels::gemm_small_m_supported(p));
+  p.residual = nullptr;
+  EXPECT_FALSE(cuda_kernels::gemm_small_m_supported(p)) << "prep without the residual";
   p = base;
   p.k = 64;
   p.n = 48;

@@ -457,7 +457,8 @@ TEST(CudaPagedAttention, RowBitsInvariantAcrossLaunches) {
 // paged_attention on the same inputs: the output, the q rows (fp32 and bf16) and both caches are equal bit for bit.
 // Decode rows of sequences whose positions take one to three splits (fixed and grown), with and without q/k norm and
 // biases, for the tensor-core head dims and groups of 1 to 16 query heads per KV head.
-void fused_inputs_case(Shape sh, bool norm_bias, int split_min, std::mt19937_64& rng) {
+// scaled: the q/k/v rows carry a row scale (rms_prep.cuh: random tile partials of a 256-wide normed input).
+void fused_inputs_case(Shape sh, bool norm_bias, int split_min, bool scaled, std::mt19937_64& rng) {
   std::vector<int> lens = {1, 16, 17, 600, 1500, 1025, static_cast<int>(1 + rng() % 2000)};
   std::shuffle(lens.begin(), lens.end(), rng);
   World w(sh, lens, rng, /*cpu_layout=*/false);
@@ -481,6 +482,12 @@ void fused_inputs_case(Shape sh, bool norm_bias, int split_min, std::mt19937_64&
   const std::vector<uint16_t> qb = bf16s(qw, false), kb = bf16s(kw, false), vb = bf16s(kw, false), qn = bf16s(hd, true),
                               kn = bf16s(hd, true);
   const std::vector<float> inv = kernels::cpu::rope_inv_freq(hd, 1e6f);
+  constexpr int64_t kScaledWidth = 256;
+  std::uniform_real_distribution<float> ssdist(0.5f, 40.0f);
+  std::vector<float> ss(static_cast<size_t>(n * kScaledWidth / 16));
+  for (auto& x : ss) x = ssdist(rng);
+  Dev d_ss;
+  upload(d_ss, ss);
   Dev d_qkv, d_qb, d_kb, d_vb, d_qn, d_kn, d_inv, d_pos, d_seq, d_rb;
   upload(d_qkv, qkv), upload(d_qb, qb), upload(d_kb, kb), upload(d_vb, vb), upload(d_qn, qn), upload(d_kn, kn);
   upload(d_inv, inv), upload(d_pos, pos), upload(d_seq, seq), upload(d_rb, rb);
@@ -520,6 +527,7 @@ void fused_inputs_case(Shape sh, bool norm_bias, int split_min, std::mt19937_64&
     in.q_bf16 = dq16.p;
     in.k_cache = kc.p;
     in.v_cache = vc.p;
+    if (scaled) in.scale = {.ss = d_ss.as<float>(), .n = kScaledWidth, .eps = 1e-6f};
     PagedAttentionParams p;
     p.q = dq16.as<__nv_bfloat16>();
     p.out = dout.as<__nv_bfloat16>();
@@ -565,7 +573,7 @@ void fused_inputs_case(Shape sh, bool norm_bias, int split_min, std::mt19937_64&
   ck(cudaStreamDestroy(s), "stream");
   const std::string what = "heads " + std::to_string(sh.n_heads) + "/" + std::to_string(sh.n_kv_heads) + " hd " +
                            std::to_string(hd) + (norm_bias ? " norm+bias" : "") + " split_min " +
-                           std::to_string(split_min);
+                           std::to_string(split_min) + (scaled ? " row-scaled" : "");
   EXPECT_TRUE(a.out == b.out) << what << ": attention output";
   EXPECT_TRUE(a.q_out == b.q_out) << what << ": q fp32";
   EXPECT_TRUE(a.q_bf16 == b.q_bf16) << what << ": q bf16";
@@ -582,7 +590,8 @@ TEST(CudaPagedAttention, FusedInputsEqualSeparateBitwise) {
   std::mt19937_64 rng(seed);
   for (const Shape sh : {Shape{32, 8, 128, 16}, Shape{8, 2, 64, 16}, Shape{16, 1, 256, 16}, Shape{4, 4, 128, 8}})
     for (const bool norm_bias : {true, false})
-      for (const int split_min : {0, 128}) fused_inputs_case(sh, norm_bias, split_min, rng);
+      for (const int split_min : {0, 128})
+        for (const bool scaled : {false, true}) fused_inputs_case(sh, norm_bias, split_min, scaled, rng);
 }
 
 // A row needing more splits than max_splits comes out NaN (never silently wrong); the others stay right.

@@ -12,6 +12,7 @@
 #include "kernels/cuda/head_rmsnorm.cuh"
 #include "kernels/cuda/kv_write.cuh"
 #include "kernels/cuda/paged_attention.cuh"
+#include "kernels/cuda/rms_prep.cuh"
 #include "kernels/cuda/rmsnorm.cuh"
 #include "kernels/cuda/rope.cuh"
 #include "kernels/cuda/split_columns.cuh"
@@ -23,9 +24,6 @@ namespace {
 
 constexpr const char* kWhere = "cuda backend";
 namespace ck = cuda_kernels;
-// The norm prologue re-reads each fp32 row in every CTA (for its sum of squares and for X): that L2 traffic grows
-// with M, so it is fused at M <= this only (the residual and SwiGLU epilogues at every own-kernel M).
-constexpr int64_t kNormFuseMaxM = 4;
 // SwiGLU's epilogue: measured faster at M = 1 only (at M = 8, with the residual epilogue, slower; alone not measured).
 constexpr int64_t kSwigluFuseMaxM = 1;
 // attention_inputs into the attention (kFuseAttention): measured +0.5-1.5% at batch 1 and -1% at batch 64 (H200,
@@ -216,7 +214,14 @@ void CudaBackend::matmul_group(backend::Act x, std::span<const backend::Weight> 
   if (m == 0) return;
   Gemm& gemm = gemm_for(backend::Weight{w[0].data, DType::BF16, g.rows, g.cols}, DType::F32);
   ck::SmallMGemmParams fp = fusable(gemm, x.data, w[0].data, group_out_, m);
-  if (fp.m > 0) (void)take_norm(fp, x.data);  // the norm that wrote x, as the GEMM's prologue
+  // The norm that writes x, still waiting: a scaled norm for this bias-free group (prep_).
+  bool scaled = prep_.active && prep_.out == x.data && prep_.rows == m && prep_.cols == g.cols;
+  for (size_t i = 0; scaled && i < w.size(); ++i) scaled = bias[i].empty();
+  PendingPrep pp;
+  if (scaled) {
+    pp = prep_;
+    prep_.active = false;
+  }
   if (!record({.op = kMatmulGroup,
                .p = {x.data, w[0].data, y[0].data, y[w.size() - 1].data},
                .i = static_cast<int64_t>(w.size())}))
@@ -229,12 +234,13 @@ void CudaBackend::matmul_group(backend::Act x, std::span<const backend::Weight> 
     sp.out[i] = static_cast<float*>(y[i].data);
     sp.bias[i] = bias[i].empty() ? nullptr : bias[i].data;
   }
+  const ck::RowScale rs = scaled ? launch_prep_scaled(pp) : ck::RowScale{};
   if (fp.m > 0) {  // waits for its consumer (swiglu may take it as its epilogue)
-    gemm_ = {.active = true, .p = fp, .group = true, .sp = sp};
+    gemm_ = {.active = true, .p = fp, .group = true, .sp = sp, .rs = rs};
     return;
   }
   gemm.run(x.data, w[0].data, group_out_, m, stream_);
-  pending_ = {.active = true, .sp = sp, .rows = m};
+  pending_ = {.active = true, .sp = sp, .rows = m, .rs = rs};
 }
 
 ck::SmallMGemmParams CudaBackend::fusable(Gemm& g, const void* x, const void* w, void* y, int64_t m) const {
@@ -245,53 +251,30 @@ ck::SmallMGemmParams CudaBackend::fusable(Gemm& g, const void* x, const void* w,
   return p;
 }
 
-bool CudaBackend::take_norm(ck::SmallMGemmParams& p, const void* x) {
-  if ((opt_.fuse & backend::kFuseNorm) == 0 || p.m > kNormFuseMaxM) return false;
-  if (!norm_.active || norm_.out != x || norm_.cols != p.k || norm_.rows != p.m) return false;
-  ck::SmallMGemmParams q = p;
-  q.norm_src = norm_.src;
-  q.norm_w = norm_.w;
-  q.norm_eps = norm_.eps;
-  q.norm_out = norm_.out;
-  if (!ck::gemm_small_m_supported(q)) return false;
-  p = q;
-  norm_.active = false;  // the GEMM's prologue now (it also writes `out`)
-  return true;
-}
-
-void CudaBackend::defer_norm(const float* src, const backend::Weight& w, float eps, backend::Act out, int64_t rows) {
-  norm_ = {.active = true, .src = src, .w = w.data, .eps = eps, .out = out.data, .rows = rows, .cols = w.cols};
-}
-
 void CudaBackend::launch_small_m(const ck::SmallMGemmParams& p) {
   ck::gemm_small_m(p, stream_);
   check_launch("gemm_small_m (fused)");
-  if (p.norm_src != nullptr || p.residual != nullptr || p.swiglu_out != nullptr) ++fused_launches_;
+  if (p.residual != nullptr || p.swiglu_out != nullptr) ++fused_launches_;
 }
 
 void CudaBackend::launch_pending_gemm() {
   if (!gemm_.active) return;
   gemm_.active = false;
   launch_small_m(gemm_.p);
-  if (gemm_.group) pending_ = {.active = true, .sp = gemm_.sp, .rows = gemm_.p.m};
+  if (gemm_.group) pending_ = {.active = true, .sp = gemm_.sp, .rows = gemm_.p.m, .rs = gemm_.rs};
 }
 
 void CudaBackend::settle() {
+  if (prep_.active) launch_prep_plain();
   if (inputs_.active) {
     inputs_.active = false;
     ck::attention_inputs(inputs_.p, inputs_.rows, stream_);
     check_launch("attention_inputs");
   }
-  if (norm_.active) {
-    norm_.active = false;
-    ck::add_rmsnorm(nullptr, norm_.src, norm_.w, norm_.out, DType::BF16, norm_.rows,
-                    {.n = norm_.cols, .eps = norm_.eps}, stream_);
-    check_launch("rmsnorm");
-  }
   launch_pending_gemm();
   if (!pending_.active) return;
   pending_.active = false;
-  ck::split_columns(group_out_, pending_.rows, pending_.sp, stream_);
+  ck::split_columns(group_out_, pending_.rows, pending_.sp, stream_, pending_.rs);
   check_launch("split_columns");
 }
 
@@ -312,6 +295,13 @@ backend::Act CudaBackend::alloc(int64_t rows, int64_t cols, backend::ActRole rol
   void* p = allocate(product({rows, cols, static_cast<int64_t>(dtype_size(dt))}, "an activation"), "an activation");
   if (role == backend::ActRole::MatmulOut)
     shadows_[p] = allocate(product({rows, cols, 2}, "an activation"), "a bf16 activation copy");
+  if (role == backend::ActRole::Residual && cols % ck::kNormTile == 0 &&
+      (rows > norm_ss_rows_ || cols / ck::kNormTile > norm_ss_cols_)) {  // the scaled norms' partials of this stream
+    norm_ss_rows_ = std::max(rows, norm_ss_rows_);
+    norm_ss_cols_ = std::max(cols / ck::kNormTile, norm_ss_cols_);
+    norm_ss_ = static_cast<float*>(allocate(product({norm_ss_rows_, norm_ss_cols_, 4}, "norm partials"),
+                                            "the norms' tile partials", /*zero=*/false));
+  }
   return backend::Act{p, rows, cols, dt};
 }
 
@@ -384,9 +374,15 @@ void CudaBackend::rmsnorm(backend::Act x, const backend::Weight& w, float eps, b
   const int64_t n = rows(x, w.cols, DType::F32, "rmsnorm x");
   check_rows(out, n, w.cols, out.dtype, "rmsnorm out");
   if (!record({.op = kRmsnorm, .p = {x.data, w.data, out.data}, .f = eps})) return;
-  if ((opt_.fuse & backend::kFuseNorm) != 0 && opt_.mode == Mode::Invariant && out.dtype == DType::BF16 &&
-      n <= kNormFuseMaxM) {  // for the next GEMM's prologue
-    defer_norm(static_cast<const float*>(x.data), w, eps, out, n);
+  if (can_defer_prep(n, w.cols, out.dtype)) {  // waits for the op that reads out
+    prep_ = {.active = true,
+             .x = static_cast<const float*>(x.data),
+             .w = w.data,
+             .eps = eps,
+             .out = out.data,
+             .rows = n,
+             .cols = w.cols,
+             .gemm = {}};
     return;
   }
   ck::add_rmsnorm(nullptr, static_cast<const float*>(x.data), w.data, out.data, out.dtype, n, {.n = w.cols, .eps = eps},
@@ -399,23 +395,67 @@ void CudaBackend::add_rmsnorm(backend::Act residual, backend::Act x, const backe
   const int64_t n = rows(residual, w.cols, DType::F32, "add_rmsnorm residual");
   check_rows(x, n, w.cols, DType::F32, "add_rmsnorm x");
   check_rows(out, n, w.cols, out.dtype, "add_rmsnorm out");
-  // The matmul that wrote x, still pending: the add becomes its epilogue, the norm waits for the next GEMM.
-  const bool from_gemm = (opt_.fuse & backend::kFuseResidual) != 0 && gemm_.active && !gemm_.group &&
-                         gemm_.p.y == x.data && gemm_.p.m == n && gemm_.p.norm_src == nullptr &&
-                         out.dtype == DType::BF16;
-  ck::SmallMGemmParams gp = gemm_.p;
-  gp.residual = static_cast<float*>(residual.data);
-  const bool fused = from_gemm && ck::gemm_small_m_supported(gp);
-  if (fused) gemm_.active = false;
-  if (!record({.op = kAddRmsnorm, .p = {residual.data, x.data, w.data, out.data}, .f = eps})) return;
-  if (fused) {
-    launch_small_m(gp);
-    defer_norm(static_cast<const float*>(residual.data), w, eps, out, n);
-    return;
+  // The matmul that wrote x, still pending (fusable(): Mode::Invariant): the add may become its epilogue.
+  PendingGemm from_gemm;
+  if (gemm_.active && !gemm_.group && gemm_.p.y == x.data && gemm_.p.m == n) {
+    from_gemm = gemm_;
+    gemm_.active = false;
   }
-  ck::add_rmsnorm(static_cast<float*>(residual.data), static_cast<const float*>(x.data), w.data, out.data, out.dtype, n,
-                  {.n = w.cols, .eps = eps}, stream_);
+  if (!record({.op = kAddRmsnorm, .p = {residual.data, x.data, w.data, out.data}, .f = eps})) return;
+  prep_ = {.active = true,
+           .residual = static_cast<float*>(residual.data),
+           .x = static_cast<const float*>(x.data),
+           .w = w.data,
+           .eps = eps,
+           .out = out.data,
+           .rows = n,
+           .cols = w.cols,
+           .gemm = from_gemm};
+  if (!can_defer_prep(n, w.cols, out.dtype)) launch_prep_plain();
+}
+
+bool CudaBackend::can_defer_prep(int64_t rows, int64_t cols, DType out) const {
+  return opt_.mode == Mode::Invariant && out == DType::BF16 && cols > 0 && cols % ck::kNormTile == 0 &&
+         rows <= norm_ss_rows_ && cols / ck::kNormTile <= norm_ss_cols_ && rows <= 65535;
+}
+
+void CudaBackend::launch_prep_plain() {
+  const PendingPrep pp = prep_;
+  prep_.active = false;
+  const DType out = DType::BF16;
+  if (pp.gemm.active) {
+    ck::SmallMGemmParams gp = pp.gemm.p;
+    gp.residual = pp.residual;
+    if (pp.residual != nullptr && (opt_.fuse & backend::kFuseResidual) != 0 && ck::gemm_small_m_supported(gp)) {
+      launch_small_m(gp);  // the add as its epilogue; then the norm of the new residual alone
+      ck::add_rmsnorm(nullptr, pp.residual, pp.w, pp.out, out, pp.rows, {.n = pp.cols, .eps = pp.eps}, stream_);
+      check_launch("rmsnorm");
+      return;
+    }
+    launch_small_m(pp.gemm.p);
+  }
+  ck::add_rmsnorm(pp.residual, pp.x, pp.w, pp.out, out, pp.rows, {.n = pp.cols, .eps = pp.eps}, stream_);
   check_launch("add_rmsnorm");
+}
+
+ck::RowScale CudaBackend::launch_prep_scaled(const PendingPrep& pp) {
+  const ck::RowScale rs{.ss = norm_ss_, .n = pp.cols, .eps = pp.eps};
+  if (pp.gemm.active) {
+    ck::SmallMGemmParams gp = pp.gemm.p;
+    gp.residual = pp.residual;
+    gp.prep_w = pp.w;
+    gp.prep_out = pp.out;
+    gp.prep_ss = norm_ss_;
+    if (pp.residual != nullptr && (opt_.fuse & backend::kFuseNorm) != 0 && ck::gemm_small_m_supported(gp)) {
+      launch_small_m(gp);  // the add, U and the tile partials as its epilogue
+      return rs;
+    }
+    launch_small_m(pp.gemm.p);
+  }
+  ck::rms_prep({.residual = pp.residual, .x = pp.x, .w = pp.w, .u = pp.out, .ss = norm_ss_, .n = pp.cols}, pp.rows,
+               stream_);
+  check_launch("rms_prep");
+  return rs;
 }
 
 void CudaBackend::add(backend::Act residual, backend::Act x) {
@@ -439,14 +479,9 @@ void CudaBackend::matmul(backend::Act x, const backend::Weight& w, const backend
   ck::SmallMGemmParams fp = logit_rows || !bias.empty() || y.dtype != DType::F32
                                 ? ck::SmallMGemmParams{}
                                 : fusable(gemm, x.data, w.data, y.data, m);
-  const bool norm = fp.m > 0 && take_norm(fp, x.data);
   if (!record({.op = kMatmul, .p = {x.data, w.data, bias.data, y.data}, .i = logit_rows ? 1 : 0})) return;
-  if (norm) {
-    launch_small_m(fp);
-    return;
-  }
-  if (fp.m > 0 && (opt_.fuse & backend::kFuseResidual) != 0) {  // waits: an add_rmsnorm may take it (residual)
-    gemm_ = {.active = true, .p = fp, .group = false, .sp = {}};
+  if (fp.m > 0 && (opt_.fuse & (backend::kFuseResidual | backend::kFuseNorm)) != 0) {  // an add_rmsnorm may take it
+    gemm_ = {.active = true, .p = fp, .group = false, .sp = {}, .rs = {}};
     return;
   }
   gemm.run(x.data, w.data, y.data, m, stream_);
@@ -531,6 +566,7 @@ void CudaBackend::attention_inputs(int layer, backend::Act q, backend::Act k, ba
     p.q_bias = sp.bias[0];
     p.k_bias = sp.bias[1];
     p.v_bias = sp.bias[2];
+    p.scale = pending.rs;
   } else {
     p.q = static_cast<const float*>(q.data);
     p.k = static_cast<const float*>(k.data);
@@ -634,6 +670,9 @@ void CudaBackend::swiglu(backend::Act gate, backend::Act up, backend::Act out) {
   // The gate/up group GEMM still waiting for exactly these buffers: SwiGLU becomes its epilogue.
   ck::SmallMGemmParams gp = gemm_.p;
   gp.swiglu_out = out.data;
+  gp.row_ss = gemm_.rs.ss;
+  gp.row_n = gemm_.rs.n;
+  gp.row_eps = gemm_.rs.eps;
   const bool epilogue = (opt_.fuse & backend::kFuseSwiglu) != 0 && gemm_.active && gemm_.group &&
                         gemm_.sp.n_parts == 2 && gemm_.sp.out[0] == gate.data && gemm_.sp.out[1] == up.data &&
                         gemm_.sp.bias[0] == nullptr && gemm_.sp.bias[1] == nullptr && gemm_.sp.cols[0] == gate.cols &&
@@ -651,6 +690,7 @@ void CudaBackend::swiglu(backend::Act gate, backend::Act up, backend::Act out) {
                           pending_.sp.bias[1] == nullptr && pending_.sp.cols[0] == gate.cols &&
                           pending_.sp.cols[1] == gate.cols;
   const int64_t ld = pending_.sp.total;
+  const ck::RowScale rs = pending_.rs;
   if (from_group) {
     pending_.active = false;  // consumed here, never materialized
   } else {
@@ -658,7 +698,7 @@ void CudaBackend::swiglu(backend::Act gate, backend::Act up, backend::Act out) {
   }
   if (!record({.op = kSwiglu, .p = {gate.data, up.data, out.data}})) return;
   if (from_group) {
-    ck::swiglu_rows(group_out_, group_out_ + gate.cols, ld, n, gate.cols, out.data, out.dtype, stream_);
+    ck::swiglu_rows(group_out_, group_out_ + gate.cols, ld, n, gate.cols, out.data, out.dtype, stream_, rs);
     check_launch("swiglu_rows");
     return;
   }

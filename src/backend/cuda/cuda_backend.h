@@ -33,13 +33,15 @@ struct CudaBackendOptions {
   int max_logits = 64;  // most logit rows in one step
   bool graphs = true;   // CUDA graphs for decode-only steps
   // Fold norms, residual adds and SwiGLU into the GEMMs around them where a GEMM runs the own small-M kernel (decode;
-  // cuda_backend_impl.h): a mask of kFuseNorm (the norm as the next GEMM's prologue, M <= 4), kFuseResidual (the
-  // residual add as the GEMM's epilogue; with kFuseNorm the add_rmsnorm disappears) and kFuseSwiglu (SwiGLU as the
-  // gate/up GEMM's epilogue, M = 1); and kFuseAttention: a one-row decode step's attention_inputs into its attention
-  // launch (paged_attention_with_inputs, the tensor-core head dims). Never changes an output bit (the tests compare all
-  // and none). Default: SwiGLU and attention, the ones measured faster (H200, synthetic qwen3-8b, batch 1; norm +
-  // residual made every batch slower, docs/performance.md 2026-12-02); the others stay for A/B runs.
-  unsigned fuse = kFuseSwiglu | kFuseAttention;
+  // cuda_backend_impl.h): a mask of kFuseNorm (a norm that feeds a stacked GEMM, a "scaled" norm in Mode::Invariant,
+  // as the epilogue of the residual GEMM ahead of it: the residual add, U = bf16(w * h) and the tile partials of the
+  // sum of squares; kernels/cuda/rms_prep.cuh), kFuseResidual (the residual add as the GEMM's epilogue ahead of a plain
+  // norm, the final one) and kFuseSwiglu (SwiGLU, with the row scale, as the gate/up GEMM's epilogue, M = 1); and
+  // kFuseAttention: a one-row decode step's attention_inputs into its attention launch (paged_attention_with_inputs,
+  // the tensor-core head dims). Never changes an output bit (the tests compare all and none). Default: norm, SwiGLU
+  // and attention, the ones measured faster (H200, synthetic qwen3-8b, batch 1; docs/performance.md); the other stays
+  // for A/B runs.
+  unsigned fuse = kFuseNorm | kFuseSwiglu | kFuseAttention;
   bool device_sampling = true;  // can_sample(): the engine samples on the GPU (false: it reads logits rows)
   int split_size = 512;  // attention KV positions per split from 8 x split_size positions on (rounded up to a multiple
                          // of the block size); invariant mode only (fast mode picks one size from the batch)

@@ -19,6 +19,7 @@
 #include "backend/cuda/gemm.h"
 #include "kernels/cuda/attention_inputs.cuh"
 #include "kernels/cuda/gemm_small_m.cuh"
+#include "kernels/cuda/rms_prep.cuh"
 #include "kernels/cuda/split_columns.cuh"
 
 namespace verbatim::cuda {
@@ -69,7 +70,7 @@ class CudaBackend final : public backend::Backend {
   // For tests and benchmarks: graph captures and replays so far.
   int64_t graph_captures() const { return graph_captures_; }
   int64_t graph_replays() const { return graph_replays_; }
-  // Fused small-M GEMM launches so far (norm prologue, residual or SwiGLU epilogue; eager and captured).
+  // Fused small-M GEMM launches so far (residual, prep or SwiGLU epilogue; eager and captured).
   int64_t fused_launches() const { return fused_launches_; }
   // Attention launches with attention_inputs fused in (kFuseAttention; eager and captured).
   int64_t fused_attention_launches() const { return fused_attention_launches_; }
@@ -96,28 +97,48 @@ class CudaBackend final : public backend::Backend {
     bool active = false;
     cuda_kernels::SplitColumnsParams sp;
     int64_t rows = 0;
+    cuda_kernels::RowScale rs;  // group_out_'s rows still to be scaled (its input was a scaled norm's), or none
   };
   PendingSplit pending_;
   // Decode-step fusions (opt_.fuse, Mode::Invariant; kernels/cuda/gemm_small_m.cuh), where the GEMM's M bucket runs
-  // the own small-M kernel: a norm (rmsnorm, or add_rmsnorm's norm) waits for the GEMM that reads its output and runs
-  // as that GEMM's prologue; a matmul waits for the add_rmsnorm that adds its output to the residual (the add becomes
-  // its epilogue, the norm the next GEMM's prologue); a matmul_group waits for its consumer (swiglu: the SwiGLU
-  // epilogue; anything else: the group's split). Each fused kernel gives the bits of the kernels it replaces, so a
-  // step may fuse or not (it follows the bucket) without any output changing. settle() runs whatever still waits.
-  struct PendingNorm {
-    bool active = false;
-    const float* src = nullptr;  // [rows, cols] fp32
-    const void* w = nullptr;
-    float eps = 0;
-    void* out = nullptr;  // [rows, cols] bf16
-    int64_t rows = 0, cols = 0;
-  };
+  // the own small-M kernel: a matmul waits for the add_rmsnorm that adds its output to the residual (the add, and for
+  // a scaled norm U and the tile partials, become its epilogue: PendingPrep below); a matmul_group waits for its
+  // consumer (swiglu: the SwiGLU epilogue, with the row scale; anything else: the group's split). Each fused kernel
+  // gives the bits of the kernels it replaces, so a step may fuse or not (it follows the bucket) without any output
+  // changing. settle() runs whatever still waits.
   struct PendingGemm {
     bool active = false;
     cuda_kernels::SmallMGemmParams p;
     bool group = false;  // p.y is group_out_; the split `sp` follows unless the consumer takes group_out_
     cuda_kernels::SplitColumnsParams sp;
+    cuda_kernels::RowScale rs;  // as PendingSplit's
   };
+  // Mode::Invariant: an add_rmsnorm or rmsnorm waits for the op that reads its output. A bias-free stacked GEMM
+  // (matmul_group) takes it as a *scaled* norm (row_math.cuh, rms_prep.cuh): its input is U = bf16(w * h) and its
+  // output rows are multiplied by their inv_rms (from the tile partials in norm_ss_) by whatever reads them
+  // (attention_inputs, swiglu, or the split), so no kernel between the two GEMMs has to finish the row's sum of
+  // squares; the add and U are rms_prep's, or (kFuseNorm) the epilogue of the residual GEMM that wrote x. Anything
+  // else settles it as the plain norm (add_rmsnorm's kernel, the final norm before the logits). Which of the two a
+  // norm becomes depends on the model's ops only, never on the batch.
+  struct PendingPrep {
+    bool active = false;
+    float* residual = nullptr;  // add_rmsnorm: residual += x first; rmsnorm: null (the row is x)
+    const float* x = nullptr;
+    const void* w = nullptr;
+    float eps = 0;
+    void* out = nullptr;  // [rows, cols] bf16
+    int64_t rows = 0, cols = 0;
+    PendingGemm gemm;  // the small-M GEMM that wrote x, still waiting (kFuseResidual / kFuseNorm), or inactive
+  };
+  PendingPrep prep_;
+  float* norm_ss_ = nullptr;  // [norm_ss_rows_, norm_ss_cols_] fp32: the scaled norms' tile partials
+  int64_t norm_ss_rows_ = 0, norm_ss_cols_ = 0;
+  // Whether a norm of `rows` x `cols` into an `out` of dtype can wait as prep_.
+  bool can_defer_prep(int64_t rows, int64_t cols, DType out) const;
+  // prep_ as the plain norm (settle()).
+  void launch_prep_plain();
+  // prep_ as a scaled norm for the GEMM that reads it: launches its kernels, returns the GEMM output's row scale.
+  cuda_kernels::RowScale launch_prep_scaled(const PendingPrep& pp);
   // kFuseAttention: a decode-only step's attention_inputs waits for the attention that reads its q (which then runs it
   // in its own launch, paged_attention_with_inputs); any other next op gets it standalone (settle()).
   struct PendingInputs {
@@ -126,17 +147,12 @@ class CudaBackend final : public backend::Backend {
     int64_t rows = 0;
     const void* q = nullptr;  // the q activation it rotates
   };
-  PendingNorm norm_;
   PendingGemm gemm_;
   PendingInputs inputs_;
   int64_t fused_launches_ = 0;
   int64_t fused_attention_launches_ = 0;
   // The own-kernel parameters of g at M = m where fusing is on and g's bucket runs that kernel (else m == 0).
   cuda_kernels::SmallMGemmParams fusable(Gemm& g, const void* x, const void* w, void* y, int64_t m) const;
-  // Takes the pending norm into p (norm prologue) when it wrote x and p supports it.
-  bool take_norm(cuda_kernels::SmallMGemmParams& p, const void* x);
-  // norm_ = rmsnorm(src[rows, w.cols]) * w into out (bf16), waiting for the GEMM that reads out (settle(): standalone).
-  void defer_norm(const float* src, const backend::Weight& w, float eps, backend::Act out, int64_t rows);
   void launch_small_m(const cuda_kernels::SmallMGemmParams& p);
   void launch_pending_gemm();  // a pending group's split becomes pending_
   void settle();

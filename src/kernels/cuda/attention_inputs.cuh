@@ -5,12 +5,16 @@
 // per part (so they can be read straight from a stacked q/k/v GEMM output).
 // One warp per (row, head); the norm's sum of squares: each lane over its elements {i, i + d/2 : i = lane + 32 j}
 // in increasing j, then the warp butterfly (reduce.cuh): one order fixed by head_dim. RoPE as kernels/cuda/rope.cuh.
+// With a row scale (rms_prep.cuh: the q/k/v GEMM's input was a scaled norm's) every q/k/v value is first multiplied by
+// its row's inv_rms (each warp computes its row's from the tile partials).
 // CPU references: kernels/cpu/rmsnorm.h, kernels/cpu/rope_rows.h, the bf16 rounding of the cache.
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <cstdint>
+
+#include "kernels/cuda/rms_prep.cuh"
 
 namespace verbatim::cuda_kernels {
 
@@ -33,6 +37,7 @@ struct AttentionInputsParams {
   void* q_bf16 = nullptr;   // [rows, n_heads * head_dim] bf16
   void* k_cache = nullptr;  // this layer's caches: [num_blocks, n_kv_heads, block_size, head_dim] bf16
   void* v_cache = nullptr;
+  RowScale scale;  // of the q/k/v rows (before the bias), or none
 };
 
 void attention_inputs(const AttentionInputsParams& p, int64_t rows, cudaStream_t stream);

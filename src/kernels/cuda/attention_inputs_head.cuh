@@ -3,7 +3,8 @@
 // paged_attention_with_inputs), so both run the same operations and give the same bits. Device code only.
 //   ai_rope / ai_norm_weights: a lane's RoPE factors (cos, sin of position * inv_freq[i]) and norm weights (norm[i],
 //     norm[i + d/2]) for its pairs i = lane + 32 j < d/2, read before the q/k/v rows are (they depend on neither);
-//   ai_v: V head kh of row r (plus its bias) to the cache in bf16;
+//   ai_row_scale: the row's inv_rms where the params carry a row scale (1 otherwise: x * 1 is exact);
+//   ai_v: V head kh of row r (times the row scale, plus its bias) to the cache in bf16;
 //   ai_qk: a Q or K head: bias, rmsnorm over the head (each lane's pairs in increasing j, then the warp butterfly of
 //     reduce.cuh) where a norm weight is given, RoPE; Q to q_out (fp32) and q_bf16 and/or a shared-memory row, K to
 //     the cache, in bf16.
@@ -15,6 +16,7 @@
 
 #include "kernels/cuda/attention_inputs.cuh"
 #include "kernels/cuda/reduce.cuh"
+#include "kernels/cuda/row_math.cuh"
 
 namespace verbatim::cuda_kernels::detail {
 
@@ -55,15 +57,30 @@ __device__ __forceinline__ int64_t ai_cache_at(const AttentionInputsParams& p, i
   return ((block * p.n_kv_heads + kh) * p.block_size + slot) * p.head_dim;
 }
 
+// All 32 lanes call it.
+__device__ __forceinline__ float ai_row_scale(const AttentionInputsParams& p, int64_t r, int lane) {
+  if (p.scale.ss == nullptr) return 1.0f;
+  return inv_from_tiles(p.scale.ss + r * (p.scale.n / kNormTile), p.scale.n, p.scale.eps, lane);
+}
+
 __device__ __forceinline__ void ai_v(const AttentionInputsParams& p, int64_t r, int kh, int64_t block, int64_t slot,
                                      int lane) {
   const int d = p.head_dim;
   const float* src = p.v + r * p.v_ld + static_cast<int64_t>(kh) * d;
   __nv_bfloat16* dst = static_cast<__nv_bfloat16*>(p.v_cache) + ai_cache_at(p, block, kh, slot);
-  for (int i = lane; i < d; i += 32) dst[i] = __float2bfloat16_rn(src[i] + ai_bias(p.v_bias, kh * d + i));
+  float v[2 * kAiMaxPairs];  // head_dim <= 256: 8 values per lane
+#pragma unroll
+  for (int j = 0; j < 2 * kAiMaxPairs; ++j) v[j] = lane + 32 * j < d ? src[lane + 32 * j] : 0.0f;
+  const float scale = ai_row_scale(p, r, lane);  // its loads in flight with the row's
+#pragma unroll
+  for (int j = 0; j < 2 * kAiMaxPairs; ++j) {
+    const int i = lane + 32 * j;
+    if (i < d) dst[i] = __float2bfloat16_rn(__fmul_rn(v[j], scale) + ai_bias(p.v_bias, kh * d + i));
+  }
 }
 
-// Head hh of row r's Q (is_q) or K. write_q: q_out and q_bf16 (Q); sq: the bf16 Q head's row in shared memory, or null.
+// Head hh of row r's Q (is_q) or K, its values times the row scale (ai_row_scale) first. write_q: q_out and q_bf16 (Q);
+// sq: the bf16 Q head's row in shared memory, or null.
 __device__ __forceinline__ void ai_qk(const AttentionInputsParams& p, int64_t r, bool is_q, int hh, int64_t block,
                                       int64_t slot, const float (&wa)[kAiMaxPairs], const float (&wb)[kAiMaxPairs],
                                       const float (&cs)[kAiMaxPairs], const float (&sn)[kAiMaxPairs], int lane,
@@ -77,8 +94,16 @@ __device__ __forceinline__ void ai_qk(const AttentionInputsParams& p, int64_t r,
 #pragma unroll
   for (int j = 0; j < kAiMaxPairs; ++j) {
     const int i = lane + 32 * j;
-    a[j] = i < half ? src[i] + ai_bias(bias, hh * d + i) : 0.0f;
-    b[j] = i < half ? src[i + half] + ai_bias(bias, hh * d + i + half) : 0.0f;
+    a[j] = i < half ? src[i] : 0.0f;
+    b[j] = i < half ? src[i + half] : 0.0f;
+  }
+  const float scale = ai_row_scale(p, r, lane);  // its loads in flight with the head's
+#pragma unroll
+  for (int j = 0; j < kAiMaxPairs; ++j) {
+    const int i = lane + 32 * j;
+    if (i >= half) continue;
+    a[j] = __fmul_rn(a[j], scale) + ai_bias(bias, hh * d + i);
+    b[j] = __fmul_rn(b[j], scale) + ai_bias(bias, hh * d + i + half);
   }
   if (norm != nullptr) {
     float ss = 0.0f;

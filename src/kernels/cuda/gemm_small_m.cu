@@ -38,8 +38,9 @@ constexpr int kRows = 16;  // W rows per warp: the mma's M
 constexpr int kBoxK = 64;  // columns per chunk: 128 bytes, the 128-byte swizzle's span
 
 // What the consumer does with each output (gemm_small_m.cuh): store it; store it (fp32) and add it to the residual;
-// or, with two W tiles (gate rows and up rows), store the SwiGLU of the pair.
-enum class Epi { Store, Residual, Swiglu };
+// add it to the residual and store the next norm's scaled input (prep); or, with two W tiles (gate rows and up rows),
+// store the SwiGLU of the pair.
+enum class Epi { Store, Residual, Prep, Swiglu };
 
 // Per NB (blocks of 8 X rows), T (W tiles of 16 rows per CTA: 2 for the SwiGLU epilogue, gate and up rows) and XS:
 // chunks per stage, ring depth and the stage's bytes: T x `boxes` W chunks [16 rows][64 cols] (tile after tile), then
@@ -213,75 +214,6 @@ __device__ __forceinline__ void stage_mma(float (&acc)[T][NB][4], unsigned slot,
   }
 }
 
-// The fused norm prologue's X (NORM): the producer warp writes each stage's X chunks itself, x[i][c] =
-// bf16(rms_apply(src[i][c], inv[i], w[c])) (row_math.cuh), in the layout the tensor copy would have given them (rows
-// of 128 bytes, 16-byte pieces swizzled by row % 8); rows >= m stay the zeros written at the start. CTA 0 also stores
-// them to norm_out (the buffer the standalone norm would have written). Lane l writes the 8-column pieces l, l + 32,
-// ... of each row; the loads of 4 rows are all issued before their stores. (Only with K % 64 == 0: every piece lies
-// within the row, 16-byte aligned.)
-template <int NB, int T>
-__device__ __forceinline__ void write_norm_x(unsigned xs, int s, const SmallMGemmParams& p, const float* inv, int lane,
-                                             bool store_global) {
-  using C = Cfg<NB, T>;
-  constexpr int pieces = C::boxes * 8;
-  constexpr int per_lane = (pieces + 31) / 32;
-  constexpr int kRowBatch = 4;
-  const auto* w = static_cast<const __nv_bfloat16*>(p.norm_w);
-  uint4 wv[per_lane];
-  int64_t col[per_lane];
-#pragma unroll
-  for (int u = 0; u < per_lane; ++u) {
-    const int pc = lane + 32 * u;
-    col[u] = pc < pieces ? static_cast<int64_t>(s) * C::stage_k + pc * 8 : p.k;
-    wv[u] = col[u] < p.k ? *reinterpret_cast<const uint4*>(w + col[u]) : make_uint4(0, 0, 0, 0);
-  }
-  for (int r0 = 0; r0 < p.m; r0 += kRowBatch) {
-    float4 a[kRowBatch][per_lane], b[kRowBatch][per_lane];
-#pragma unroll
-    for (int rr = 0; rr < kRowBatch; ++rr) {
-      const float* src = p.norm_src + static_cast<int64_t>(r0 + rr) * p.k;
-#pragma unroll
-      for (int u = 0; u < per_lane; ++u) {
-        const bool ok = r0 + rr < p.m && col[u] < p.k;
-        a[rr][u] = ok ? *reinterpret_cast<const float4*>(src + col[u]) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-        b[rr][u] = ok ? *reinterpret_cast<const float4*>(src + col[u] + 4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      }
-    }
-#pragma unroll
-    for (int rr = 0; rr < kRowBatch; ++rr) {
-      const int r = r0 + rr;
-      if (r >= p.m) break;
-      const float iv = inv[r];
-#pragma unroll
-      for (int u = 0; u < per_lane; ++u) {
-        const int pc = lane + 32 * u;
-        if (pc >= pieces) continue;
-        uint4 packed = make_uint4(0, 0, 0, 0);
-        if (col[u] < p.k) {
-          const float v[8] = {a[rr][u].x, a[rr][u].y, a[rr][u].z, a[rr][u].w,
-                              b[rr][u].x, b[rr][u].y, b[rr][u].z, b[rr][u].w};
-          const uint32_t wr[4] = {wv[u].x, wv[u].y, wv[u].z, wv[u].w};
-          uint32_t o[4];
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const float w0 = __uint_as_float(wr[e] << 16), w1 = __uint_as_float(wr[e] & 0xFFFF0000u);
-            const __nv_bfloat162 h =
-                __floats2bfloat162_rn(detail::rms_apply(v[2 * e], iv, w0), detail::rms_apply(v[2 * e + 1], iv, w1));
-            o[e] = *reinterpret_cast<const uint32_t*>(&h);
-          }
-          packed = make_uint4(o[0], o[1], o[2], o[3]);
-          if (store_global)
-            *reinterpret_cast<uint4*>(static_cast<__nv_bfloat16*>(p.norm_out) + r * p.k + col[u]) = packed;
-        }
-        const unsigned dst = xs + (pc / 8) * C::x_box + swz(r, pc % 8);
-        asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"r"(dst), "r"(packed.x), "r"(packed.y),
-                     "r"(packed.z), "r"(packed.w)
-                     : "memory");
-      }
-    }
-  }
-}
-
 // One CTA = a producer warp and a consumer warp for 16 rows of W, or for T = 2 tiles of 16 (warp specialization: the
 // copies are issued off the mma warp's path). Slot b has two mbarriers: full[b] (the producer's arrival with the
 // stage's bytes, then the copies complete it) and empty[b] (the consumer's arrival once every lane has read the slot).
@@ -291,21 +223,19 @@ __device__ __forceinline__ void write_norm_x(unsigned xs, int s, const SmallMGem
 // layout of `boxes` 2-D boxes; xmap likewise for X [m rows][k cols], box {64, 8 NB, boxes}. Else 2-D maps, box 64 x 16
 // and 64 x 8 NB, one copy per chunk. Rows past n or m and columns past k arrive as zeros; the mma loop stops at k.
 //
-// NORM: no X copies; the whole producer warp computes each row's inv_rms (row_math.cuh) once X's source is ready and
-// writes every stage's X (write_norm_x). E: what the consumer does with each output (gemm_small_m.cuh). XS > 0: M = 1
+// E: what the consumer does with each output (gemm_small_m.cuh). XS > 0: M = 1
 // with single-row X (Cfg), xmap then a 3-D map of box {64, 1, boxes} without swizzle.
-template <int NB, bool F32, bool MAP3D, bool NORM, Epi E, int XS = 0>
+template <int NB, bool F32, bool MAP3D, Epi E, int XS = 0>
 __global__ void __launch_bounds__(64)
     small_m_kernel(const __grid_constant__ CUtensorMap wmap, const __grid_constant__ CUtensorMap xmap,
                    const SmallMGemmParams p) {
   constexpr int T = E == Epi::Swiglu ? 2 : 1;
   using C = Cfg<NB, T, XS>;
-  static_assert(XS == 0 || (MAP3D && !NORM), "single-row X takes 3-D copies and no norm prologue");
+  static_assert(XS == 0 || MAP3D, "single-row X takes 3-D copies");
   pdl_allow_dependents();  // the kernel after this one may become resident and start its own prologue
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   const unsigned base = (smem_addr(smem_raw) + 1023u) & ~1023u;  // the 128-byte swizzle wants 1024-byte boxes
   const unsigned full = base, empty = base + 8 * C::stages;      // stages x 8 bytes each
-  float* const inv = reinterpret_cast<float*>(smem_raw + (base + 512 - smem_addr(smem_raw)));  // NORM: per X row
   const unsigned ring = base + 1024;
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   const int m = static_cast<int>(p.m);
@@ -338,42 +268,7 @@ __global__ void __launch_bounds__(64)
       }
     };
     const int first = min(C::stages, n_stages);
-    if constexpr (NORM) {
-      // Rows >= m of every slot's X: zeros, written once (write_norm_x writes rows < m only).
-      for (int b = 0; b < C::stages; ++b)
-        for (int off = lane * 16; off < C::boxes * C::x_box; off += 32 * 16)
-          asm volatile("st.shared.v4.b32 [%0], {%1, %1, %1, %1};\n" ::"r"(ring + b * C::stage_bytes + C::x_off + off),
-                       "r"(0)
-                       : "memory");
-      // The first stages' W before waiting for the kernel ahead (no kernel writes W); X after it.
-      if (lane == 0)
-        for (int s = 0; s < first; ++s) {
-          mbar_expect_tx(full + 8 * s, C::w_bytes);
-          copy_w(s, ring + s * C::stage_bytes, full + 8 * s);
-        }
-      pdl_wait();
-      for (int r = 0; r < m; ++r) {
-        const float v = detail::warp_row_inv_rms(p.norm_src + static_cast<int64_t>(r) * k, k, p.norm_eps, lane);
-        if (lane == 0) inv[r] = v;
-      }
-      __syncwarp();
-      const bool store_global = blockIdx.x == 0 && p.norm_out != nullptr;
-      for (int s = 0; s < n_stages; ++s) {
-        const int b = s % C::stages;
-        const unsigned slot = ring + b * C::stage_bytes, bar = full + 8 * b;
-        if (s >= first) {
-          mbar_wait(empty + 8 * b, static_cast<uint32_t>((s / C::stages - 1) & 1));
-          if (lane == 0) {
-            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the consumer's reads before the writes
-            mbar_expect_tx(bar, C::w_bytes);
-            copy_w(s, slot, bar);
-          }
-        }
-        write_norm_x<NB, T>(slot + C::x_off, s, p, inv, lane, store_global);
-        __syncwarp();  // every lane's X stores before the arrival (release) that publishes them
-        if (lane == 0) mbar_arrive(bar);
-      }
-    } else if (lane == 0) {  // one lane issues every stage once its slot is free
+    if (lane == 0) {  // one lane issues every stage once its slot is free
       auto copy_x = [&](int s, unsigned slot, unsigned bar) {
         const unsigned xs = slot + C::x_off;
         if constexpr (MAP3D) {
@@ -409,6 +304,38 @@ __global__ void __launch_bounds__(64)
 #pragma unroll
     for (int b = 0; b < NB; ++b) acc[t][b][0] = acc[t][b][1] = acc[t][b][2] = acc[t][b][3] = 0.0f;  // +0
   const LaneOffsets offs(lane, C::x1);
+  // C fragment: (W row g / g + 8, X row 2q / 2q + 1) of each block.
+  const int g = lane >> 2, q = lane & 3;
+  // What the epilogue reads besides the accumulators, loaded now so that its latency hides under the mma loop: the
+  // kernel ahead has finished once X arrives (the producer copies it after pdl_wait), so waiting here costs nothing.
+  //  - Prep: the residual at each of the lane's outputs and the norm weight of its two columns;
+  //  - row scale (M = 1): the lane's tile partials of the input row (row_math.cuh's inv_from_loaded_tiles).
+  constexpr int kPre = static_cast<int>(kRowScaleMaxN / kNormTile / 32);
+  float res_pre[NB][4], w_pre[2], ss_pre[E == Epi::Swiglu ? kPre : 1];
+  const bool row_scale = E == Epi::Swiglu && p.row_ss != nullptr;
+  if constexpr (E == Epi::Prep) {
+    pdl_wait();
+#pragma unroll
+    for (int nb = 0; nb < NB; ++nb)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int i = nb * 8 + 2 * q + (e & 1);
+        res_pre[nb][e] = i < m ? p.residual[i * n + n0 + g + (e >> 1) * 8] : 0.0f;
+      }
+    const auto* pw = static_cast<const __nv_bfloat16*>(p.prep_w);
+    w_pre[0] = __bfloat162float(pw[n0 + g]);
+    w_pre[1] = __bfloat162float(pw[n0 + g + 8]);
+  }
+  if constexpr (E == Epi::Swiglu) {
+    if (row_scale && m == 1) {
+      pdl_wait();
+#pragma unroll
+      for (int u = 0; u < kPre; ++u) {
+        const int t = lane + 32 * u;
+        ss_pre[u] = t < p.row_n / kNormTile ? p.row_ss[t] : 0.0f;
+      }
+    }
+  }
   for (int s = 0; s < n_stages; ++s) {
     const int b = s % C::stages;
     mbar_wait(full + 8 * b, static_cast<uint32_t>((s / C::stages) & 1));
@@ -423,15 +350,34 @@ __global__ void __launch_bounds__(64)
     if (lane == 0) mbar_arrive(empty + 8 * b);
   }
   pdl_wait();  // (long since true: X came after it) before writing, which the kernel ahead may read
-  // C fragment: (W row g / g + 8, X row 2q / 2q + 1) of each block.
-  const int g = lane >> 2, q = lane & 3;
   const int64_t n_out = T == 2 ? pair : n;  // the output's row width
+  // Row scale: the inv_rms of each X row the lane holds (rows 8 nb + 2 q + c), every lane computing every row's.
+  float inv_of[NB][2];
+  if constexpr (E == Epi::Swiglu) {
+    if (row_scale) {
+      if (m == 1) {
+        inv_of[0][0] = detail::inv_from_loaded_tiles(ss_pre, p.row_n, p.row_eps, lane);
+      } else {
+        const int64_t tiles = p.row_n / kNormTile;
+        for (int i = 0; i < m; ++i) {
+          const float v = detail::inv_from_tiles(p.row_ss + i * tiles, p.row_n, p.row_eps, lane);
+#pragma unroll
+          for (int nb = 0; nb < NB; ++nb)
+#pragma unroll
+            for (int c = 0; c < 2; ++c)
+              if (nb * 8 + 2 * q + c == i) inv_of[nb][c] = v;
+        }
+      }
+    }
+  }
 #pragma unroll
   for (int nb = 0; nb < NB; ++nb) {
+    float h[4];  // Prep: the new residual of each output (0 past m)
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
       const int i = nb * 8 + 2 * q + (e & 1);
       const int64_t j = n0 + g + (e >> 1) * 8;
+      h[e] = 0.0f;
       if (i >= m || j >= n_out) continue;
       const int64_t idx = i * n_out + j;
       const float v = acc[0][nb][e];
@@ -440,8 +386,27 @@ __global__ void __launch_bounds__(64)
       } else if constexpr (E == Epi::Residual) {
         static_cast<float*>(p.y)[idx] = v;
         p.residual[idx] = __fadd_rn(p.residual[idx], v);
+      } else if constexpr (E == Epi::Prep) {
+        h[e] = __fadd_rn(res_pre[nb][e], v);
+        p.residual[idx] = h[e];
+        static_cast<__nv_bfloat16*>(p.prep_out)[idx] = __float2bfloat16_rn(__fmul_rn(w_pre[e >> 1], h[e]));
       } else {
-        static_cast<__nv_bfloat16*>(p.swiglu_out)[idx] = __float2bfloat16_rn(detail::swiglu_one(v, acc[T - 1][nb][e]));
+        float gv = v, uv = acc[T - 1][nb][e];
+        if (row_scale) {
+          const float iv = m == 1 ? inv_of[0][0] : inv_of[nb][e & 1];
+          gv = __fmul_rn(gv, iv), uv = __fmul_rn(uv, iv);
+        }
+        static_cast<__nv_bfloat16*>(p.swiglu_out)[idx] = __float2bfloat16_rn(detail::swiglu_one(gv, uv));
+      }
+    }
+    if constexpr (E == Epi::Prep) {
+      // The tile partial of each of the lane's rows (c = e & 1): pair g is (column n0 + g, n0 + g + 8), g = lane / 4,
+      // so the butterfly's partners are lanes ^ 16, ^ 8, ^ 4 (row_math.cuh). Every lane takes part in the shuffles.
+#pragma unroll
+      for (int c = 0; c < 2; ++c) {
+        const float a = detail::tile_butterfly<2>(detail::tile_pair_sq(h[c], h[c + 2]));
+        const int i = nb * 8 + 2 * q + c;
+        if (g == 0 && i < m) p.prep_ss[i * (n / kNormTile) + blockIdx.x] = a;
       }
     }
   }
@@ -512,54 +477,50 @@ int64_t grid_of(const SmallMGemmParams& p, bool swiglu) {
   return (rows_out + kRows - 1) / kRows;
 }
 
-template <int NB, bool F32, bool MAP3D, bool NORM, Epi E, int XS = 0>
+template <int NB, bool F32, bool MAP3D, Epi E, int XS = 0>
 void launch_one(const SmallMGemmParams& p, cudaStream_t stream) {
   using C = Cfg<NB, E == Epi::Swiglu ? 2 : 1, XS>;
   const auto blocks = static_cast<unsigned>(grid_of(p, E == Epi::Swiglu));
   const int chunks = MAP3D ? C::boxes : 0;
   const CUtensorMap wmap = tensor_map(p.w, p.n, p.k, kRows, chunks);
-  const CUtensorMap xmap = NORM     ? wmap  // (unused)
-                           : XS > 0 ? tensor_map(p.x, 1, p.k, 1, chunks, false)
-                                    : tensor_map(p.x, p.m, p.k, 8 * NB, chunks);
-  launch_pdl(small_m_kernel<NB, F32, MAP3D, NORM, E, XS>, blocks, 64, C::smem, stream, wmap, xmap, p);
+  const CUtensorMap xmap =
+      XS > 0 ? tensor_map(p.x, 1, p.k, 1, chunks, false) : tensor_map(p.x, p.m, p.k, 8 * NB, chunks);
+  launch_pdl(small_m_kernel<NB, F32, MAP3D, E, XS>, blocks, 64, C::smem, stream, wmap, xmap, p);
 }
 
-// M = 1 without the norm prologue, 3-D copies: single-row X (Cfg), its depth by the grid; else the 8-row X boxes.
-template <int NB, bool F32, bool MAP3D, bool NORM, Epi E>
+// M = 1 with 3-D copies: single-row X (Cfg), its depth by the grid; else the 8-row X boxes.
+template <int NB, bool F32, bool MAP3D, Epi E>
 void launch_variant(const SmallMGemmParams& p, cudaStream_t stream) {
-  if constexpr (NB == 1 && MAP3D && !NORM) {
+  if constexpr (NB == 1 && MAP3D) {
     if (p.m == 1) {
       if (grid_of(p, E == Epi::Swiglu) <= 2 * int64_t{sm_count()})
-        return launch_one<NB, F32, MAP3D, NORM, E, kXRowStagesDeep>(p, stream);
-      return launch_one<NB, F32, MAP3D, NORM, E, kXRowStagesWide>(p, stream);
+        return launch_one<NB, F32, MAP3D, E, kXRowStagesDeep>(p, stream);
+      return launch_one<NB, F32, MAP3D, E, kXRowStagesWide>(p, stream);
     }
   }
-  launch_one<NB, F32, MAP3D, NORM, E>(p, stream);
+  launch_one<NB, F32, MAP3D, E>(p, stream);
 }
 
 // Every variant the dispatch below launches, in one list (launch and prepare share it). Plain GEMMs: any K % 16 == 0;
 // the fused ones: K % 64 == 0 (3-D maps).
 template <int NB, typename F>
 void for_variant(const SmallMGemmParams& p, F&& f) {
-  const bool norm = p.norm_src != nullptr, map3d = p.k % kBoxK == 0;
-  if (p.swiglu_out != nullptr) {
-    if (norm) return f.template operator()<NB, false, true, true, Epi::Swiglu>();
-    return f.template operator()<NB, false, true, false, Epi::Swiglu>();
-  }
-  if (p.residual != nullptr) return f.template operator()<NB, true, true, false, Epi::Residual>();
-  if (norm) return f.template operator()<NB, true, true, true, Epi::Store>();
+  const bool map3d = p.k % kBoxK == 0;
+  if (p.swiglu_out != nullptr) return f.template operator()<NB, false, true, Epi::Swiglu>();
+  if (p.prep_out != nullptr) return f.template operator()<NB, true, true, Epi::Prep>();
+  if (p.residual != nullptr) return f.template operator()<NB, true, true, Epi::Residual>();
   if (p.out_f32) {
-    if (map3d) return f.template operator()<NB, true, true, false, Epi::Store>();
-    return f.template operator()<NB, true, false, false, Epi::Store>();
+    if (map3d) return f.template operator()<NB, true, true, Epi::Store>();
+    return f.template operator()<NB, true, false, Epi::Store>();
   }
-  if (map3d) return f.template operator()<NB, false, true, false, Epi::Store>();
-  return f.template operator()<NB, false, false, false, Epi::Store>();
+  if (map3d) return f.template operator()<NB, false, true, Epi::Store>();
+  return f.template operator()<NB, false, false, Epi::Store>();
 }
 
-template <int NB, bool F32, bool MAP3D, bool NORM, Epi E, int XS = 0>
+template <int NB, bool F32, bool MAP3D, Epi E, int XS = 0>
 void allow_smem() {
   using C = Cfg<NB, E == Epi::Swiglu ? 2 : 1, XS>;
-  const cudaError_t e = cudaFuncSetAttribute(small_m_kernel<NB, F32, MAP3D, NORM, E, XS>,
+  const cudaError_t e = cudaFuncSetAttribute(small_m_kernel<NB, F32, MAP3D, E, XS>,
                                              cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(C::smem));
   if (e != cudaSuccess) {
     fail("cuda gemm_small_m",
@@ -570,26 +531,26 @@ void allow_smem() {
 // launch_variant's single-row-X variants of one (F32, E).
 template <bool F32, Epi E>
 void allow_smem_x_row() {
-  allow_smem<1, F32, true, false, E, kXRowStagesWide>(), allow_smem<1, F32, true, false, E, kXRowStagesDeep>();
+  allow_smem<1, F32, true, E, kXRowStagesWide>(), allow_smem<1, F32, true, E, kXRowStagesDeep>();
 }
 
 // The variants of for_variant's list.
 template <int NB>
 void prepare_nb() {
-  allow_smem<NB, false, false, false, Epi::Store>(), allow_smem<NB, false, true, false, Epi::Store>();
-  allow_smem<NB, true, false, false, Epi::Store>(), allow_smem<NB, true, true, false, Epi::Store>();
-  allow_smem<NB, true, true, true, Epi::Store>(), allow_smem<NB, true, true, false, Epi::Residual>();
-  allow_smem<NB, false, true, false, Epi::Swiglu>(), allow_smem<NB, false, true, true, Epi::Swiglu>();
+  allow_smem<NB, false, false, Epi::Store>(), allow_smem<NB, false, true, Epi::Store>();
+  allow_smem<NB, true, false, Epi::Store>(), allow_smem<NB, true, true, Epi::Store>();
+  allow_smem<NB, true, true, Epi::Residual>(), allow_smem<NB, true, true, Epi::Prep>();
+  allow_smem<NB, false, true, Epi::Swiglu>();
   if constexpr (NB == 1) {
     allow_smem_x_row<false, Epi::Store>(), allow_smem_x_row<true, Epi::Store>();
-    allow_smem_x_row<true, Epi::Residual>(), allow_smem_x_row<false, Epi::Swiglu>();
+    allow_smem_x_row<true, Epi::Residual>(), allow_smem_x_row<true, Epi::Prep>();
+    allow_smem_x_row<false, Epi::Swiglu>();
   }
 }
 
 template <int NB>
 void launch_nb(const SmallMGemmParams& p, cudaStream_t stream) {
-  for_variant<NB>(
-      p, [&]<int B, bool F32, bool MAP3D, bool NORM, Epi E>() { launch_variant<B, F32, MAP3D, NORM, E>(p, stream); });
+  for_variant<NB>(p, [&]<int B, bool F32, bool MAP3D, Epi E>() { launch_variant<B, F32, MAP3D, E>(p, stream); });
 }
 
 bool aligned16(const void* p) {
@@ -602,14 +563,14 @@ bool gemm_small_m_supported(const SmallMGemmParams& p) {
   const bool base = p.m >= 1 && p.m <= kSmallMMaxM && p.n >= 1 && p.k >= 16 && p.k % 16 == 0 && aligned16(p.w) &&
                     p.n < (int64_t{1} << 31) && p.k < (int64_t{1} << 31);
   if (!base) return false;
-  const bool norm = p.norm_src != nullptr, swiglu = p.swiglu_out != nullptr, residual = p.residual != nullptr;
-  if (!norm && !aligned16(p.x)) return false;
+  const bool swiglu = p.swiglu_out != nullptr, residual = p.residual != nullptr;
+  if (!aligned16(p.x)) return false;
   if (!swiglu && !aligned16(p.y)) return false;
-  if (!norm && !swiglu && !residual) return true;
-  if (p.k % kBoxK != 0 || (swiglu && residual) || (norm && residual)) return false;
-  if (norm && (!aligned16(p.norm_src) || !aligned16(p.norm_w) || (p.norm_out != nullptr && !aligned16(p.norm_out))))
-    return false;
-  if (norm && !swiglu && !p.out_f32) return false;
+  const bool prep = p.prep_out != nullptr, scale = p.row_ss != nullptr;
+  if (prep && (!residual || p.prep_w == nullptr || p.prep_ss == nullptr || p.n % kNormTile != 0)) return false;
+  if (scale && (!swiglu || p.row_n <= 0 || p.row_n % kNormTile != 0 || p.row_n > kRowScaleMaxN)) return false;
+  if (!swiglu && !residual) return true;
+  if (p.k % kBoxK != 0 || (swiglu && residual)) return false;
   if (residual && !p.out_f32) return false;
   if (swiglu && p.n % (2 * kRows) != 0) return false;
   return true;

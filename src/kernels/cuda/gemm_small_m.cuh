@@ -11,16 +11,18 @@
 // only where they are equal.
 //
 // Fusions (a decode step's short kernels folded into the GEMMs around them, each bit for bit the standalone kernel it
-// replaces: both use kernels/cuda/row_math.cuh, and tests/cuda/gemm_small_m_test.cu compares them):
-//  - norm prologue (norm_src): X is not read; it is rmsnorm(norm_src) * norm_w in bf16, as add_rmsnorm (rmsnorm.cuh)
-//    would have written it, computed by every CTA for itself (the row's sum of squares, then each stage's columns);
-//    CTA 0 also stores it to norm_out when given (so the buffer the norm would have written holds it anyway);
+// replaces: both use kernels/cuda/row_math.cuh, and tests/cuda/gemm_fused_test.cu and norm_prep_test.cu compare them):
 //  - residual epilogue (residual): y (fp32) is stored and also added to residual[m, n] (fp32, residual + y): the add
-//    of add_rmsnorm, whose norm then moves into the next GEMM's prologue;
+//    of add_rmsnorm ahead of a plain norm;
+//  - prep (prep_out, with residual): the residual epilogue, and instead of y the next norm's "scaled" input
+//    (row_math.cuh, kNormTile): prep_out[m, n] = bf16(prep_w * residual) and the 16-column tile partial of the CTA's
+//    columns into prep_ss[m, n / 16] — rms_prep (rms_prep.cuh) bit for bit, so that the add_rmsnorm disappears;
+//  - row scale (row_ss, with swiglu_out): the gate and up accumulators are first multiplied by the row's inv_rms from
+//    the tile partials row_ss[m, row_n / 16] (the consumer side of the scaled norm; swiglu_rows' row scale);
 //  - SwiGLU epilogue (swiglu_out): W is a stacked [gate; up] matrix of n = 2 h rows; each CTA computes 16 gate rows and
 //    the 16 matching up rows and stores swiglu_out[m, h] = bf16(silu(gate) * up) (swiglu.cuh's arithmetic); y is not
 //    written.
-// Fused variants need K % 64 == 0; norm + residual and residual + SwiGLU are not offered.
+// Fused variants need K % 64 == 0; residual + SwiGLU is not offered.
 //
 // Work split: one warp (one CTA) per 16 rows of W (SwiGLU: per 16 gate and 16 up rows), streaming them over K through a
 // ring of tensor-copied stages in shared memory; no split over K. Launched as a programmatic dependent (pdl.cuh): it
@@ -36,26 +38,30 @@
 namespace verbatim::cuda_kernels {
 
 inline constexpr int64_t kSmallMMaxM = 32;
+inline constexpr int64_t kRowScaleMaxN = 8192;  // the row scale's partials are loaded into registers (16 per lane)
 
 struct SmallMGemmParams {
-  const void* x = nullptr;  // [m, k] bf16, row stride k (not read with norm_src)
+  const void* x = nullptr;  // [m, k] bf16, row stride k
   const void* w = nullptr;  // [n, k] bf16, row stride k
   void* y = nullptr;        // [m, n], bf16 or fp32 (out_f32), row stride n (not written with swiglu_out)
   int64_t m = 0, n = 0, k = 0;
   bool out_f32 = false;
-  // Norm prologue: X = rmsnorm(norm_src[m, k] fp32, norm_eps) * norm_w[k] (bf16), also stored to norm_out (bf16
-  // [m, k]) where given.
-  const float* norm_src = nullptr;
-  const void* norm_w = nullptr;
-  float norm_eps = 0.0f;
-  void* norm_out = nullptr;
   float* residual = nullptr;   // residual epilogue: residual[m, n] += y (needs out_f32)
   void* swiglu_out = nullptr;  // SwiGLU epilogue: [m, n / 2] bf16
+  // Prep (with residual; y is then not written): prep_out [m, n] bf16 = bf16(prep_w * residual), prep_ss [m, n / 16].
+  const void* prep_w = nullptr;
+  void* prep_out = nullptr;
+  float* prep_ss = nullptr;
+  // Row scale (with swiglu_out): inv_rms of the input row from row_ss [m, row_n / 16], eps row_eps.
+  const float* row_ss = nullptr;
+  int64_t row_n = 0;
+  float row_eps = 0.0f;
 };
 
 // Whether the kernel serves this shape and fusion: 1 <= m <= kSmallMMaxM, n >= 1, k a positive multiple of 16 (of 64
-// when fused), the pointers it uses 16-byte aligned; norm_src with out_f32 or swiglu_out; residual with out_f32 and
-// without norm_src or swiglu_out; swiglu_out with n a multiple of 32.
+// when fused), the pointers it uses 16-byte aligned; residual with out_f32 and without swiglu_out; swiglu_out with n a
+// multiple of 32; prep_out with residual, prep_w, prep_ss and n a multiple of 16; row_ss with swiglu_out and row_n a
+// positive multiple of 16 of at most kRowScaleMaxN.
 bool gemm_small_m_supported(const SmallMGemmParams& p);
 
 // Lets the kernels use the shared memory they need (over the default 48 KiB): once per device (and process) before

@@ -1,5 +1,5 @@
 // CUDA RMSNorm, optionally fused with the residual add before it. One block of 8 warps per row; the sum of squares runs
-// in fp32 in the order of row_math.cuh (which the small-M GEMM's fused norm prologue shares, bit for bit): one order
+// in fp32 in the order of row_math.cuh (the plain norm's; the scaled norm is rms_prep.cuh): one order
 // per row, fixed by the row width alone. CPU references: kernels/cpu/rmsnorm.h, kernels/cpu/add_rmsnorm.h (same
 // expressions: inv = 1 / sqrt(ss / n + eps), y = w * (x * inv)).
 #pragma once

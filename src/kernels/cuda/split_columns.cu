@@ -1,32 +1,46 @@
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/pdl.cuh"
+#include "kernels/cuda/row_math.cuh"
 #include "kernels/cuda/split_columns.cuh"
+#include "util/error.h"
 
 namespace verbatim::cuda_kernels {
 namespace {
 
 constexpr int kThreads = 256;
 
-__global__ void split_columns_kernel(const float* __restrict__ in, int64_t n, SplitColumnsParams p) {
+// Rows along blockIdx.y, columns along blockIdx.x; with a row scale warp 0 first computes the row's inv_rms.
+__global__ void split_columns_kernel(const float* __restrict__ in, SplitColumnsParams p, RowScale scale) {
   pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
-  const int64_t t = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
-  if (t >= n) return;
-  const int64_t r = t / p.total;
-  int64_t c = t % p.total;
+  const int64_t r = blockIdx.y;
+  int64_t c = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  __shared__ float inv_shared;
+  if (scale.ss != nullptr) {
+    if (threadIdx.x < 32) {
+      const float v = detail::inv_from_tiles(scale.ss + r * (scale.n / kNormTile), scale.n, scale.eps,
+                                             static_cast<int>(threadIdx.x));
+      if (threadIdx.x == 0) inv_shared = v;
+    }
+    __syncthreads();
+  }
+  if (c >= p.total) return;
+  float v = in[r * p.total + c];
   int part = 0;
   while (part + 1 < p.n_parts && c >= p.cols[part]) c -= p.cols[part++];
-  float v = in[t];
+  if (scale.ss != nullptr) v = __fmul_rn(v, inv_shared);
   if (p.bias[part] != nullptr) v = v + __bfloat162float(static_cast<const __nv_bfloat16*>(p.bias[part])[c]);
   p.out[part][r * p.cols[part] + c] = v;
 }
 
 }  // namespace
 
-void split_columns(const float* in, int64_t rows, const SplitColumnsParams& p, cudaStream_t stream) {
-  const int64_t n = rows * p.total;
-  if (n <= 0) return;
-  launch_pdl(split_columns_kernel, static_cast<unsigned>((n + kThreads - 1) / kThreads), kThreads, 0, stream, in, n, p);
+void split_columns(const float* in, int64_t rows, const SplitColumnsParams& p, cudaStream_t stream,
+                   const RowScale& scale) {
+  if (rows <= 0 || p.total <= 0) return;
+  if (rows > 65535) fail("cuda split_columns", "more than 65535 rows in one launch");
+  const dim3 grid(static_cast<unsigned>((p.total + kThreads - 1) / kThreads), static_cast<unsigned>(rows));
+  launch_pdl(split_columns_kernel, grid, kThreads, 0, stream, in, p, scale);
 }
 
 }  // namespace verbatim::cuda_kernels

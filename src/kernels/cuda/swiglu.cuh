@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "kernels/cuda/rms_prep.cuh"
 #include "util/dtype.h"
 
 namespace verbatim::cuda_kernels {
@@ -14,8 +15,9 @@ namespace verbatim::cuda_kernels {
 void swiglu(const float* gate, const float* up, void* out, DType out_dtype, int64_t n, cudaStream_t stream);
 
 // The same over rows of `cols` whose gate and up rows lie at stride `ld` (a stacked gate/up GEMM output: up = gate +
-// cols); out: [rows, cols].
+// cols); out: [rows, cols]. With a row scale (rms_prep.cuh: the input of the GEMM was a scaled norm's), gate and up
+// are first multiplied by their row's inv_rms (the small-M GEMM's SwiGLU epilogue with row_ss, bit for bit).
 void swiglu_rows(const float* gate, const float* up, int64_t ld, int64_t rows, int64_t cols, void* out, DType out_dtype,
-                 cudaStream_t stream);
+                 cudaStream_t stream, const RowScale& scale = {});
 
 }  // namespace verbatim::cuda_kernels
