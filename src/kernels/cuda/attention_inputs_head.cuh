@@ -4,10 +4,12 @@
 //   ai_rope / ai_norm_weights: a lane's RoPE factors (cos, sin of position * inv_freq[i]) and norm weights (norm[i],
 //     norm[i + d/2]) for its pairs i = lane + 32 j < d/2, read before the q/k/v rows are (they depend on neither);
 //   ai_row_scale: the row's inv_rms where the params carry a row scale (1 otherwise: x * 1 is exact);
-//   ai_v: V head kh of row r (times the row scale, plus its bias) to the cache in bf16;
-//   ai_qk: a Q or K head: bias, rmsnorm over the head (each lane's pairs in increasing j, then the warp butterfly of
-//     reduce.cuh) where a norm weight is given, RoPE; Q to q_out (fp32) and q_bf16 and/or a shared-memory row, K to
-//     the cache, in bf16.
+//   ai_load: a lane's values of one head (the pairs i, i + d/2), so that a warp can issue the loads of several heads
+//     before it works on them (the fused prologue does);
+//   ai_v / ai_v_finish: V head kh of row r (times the row scale, plus its bias) to the cache in bf16;
+//   ai_qk / ai_qk_finish: a Q or K head: the row scale, bias, rmsnorm over the head (each lane's pairs in increasing
+//     j, then the warp butterfly of reduce.cuh) where a norm weight is given, RoPE; Q to q_out (fp32) and q_bf16
+//     and/or a shared-memory row, K to the cache, in bf16. (ai_v and ai_qk: ai_load, ai_row_scale, then _finish.)
 #pragma once
 
 #include <cuda_bf16.h>
@@ -63,41 +65,58 @@ __device__ __forceinline__ float ai_row_scale(const AttentionInputsParams& p, in
   return inv_from_tiles(p.scale.ss + r * (p.scale.n / kNormTile), p.scale.n, p.scale.eps, lane);
 }
 
-__device__ __forceinline__ void ai_v(const AttentionInputsParams& p, int64_t r, int kh, int64_t block, int64_t slot,
-                                     int lane) {
-  const int d = p.head_dim;
-  const float* src = p.v + r * p.v_ld + static_cast<int64_t>(kh) * d;
-  __nv_bfloat16* dst = static_cast<__nv_bfloat16*>(p.v_cache) + ai_cache_at(p, block, kh, slot);
-  float v[2 * kAiMaxPairs];  // head_dim <= 256: 8 values per lane
-#pragma unroll
-  for (int j = 0; j < 2 * kAiMaxPairs; ++j) v[j] = lane + 32 * j < d ? src[lane + 32 * j] : 0.0f;
-  const float scale = ai_row_scale(p, r, lane);  // its loads in flight with the row's
-#pragma unroll
-  for (int j = 0; j < 2 * kAiMaxPairs; ++j) {
-    const int i = lane + 32 * j;
-    if (i < d) dst[i] = __float2bfloat16_rn(__fmul_rn(v[j], scale) + ai_bias(p.v_bias, kh * d + i));
-  }
-}
-
-// Head hh of row r's Q (is_q) or K, its values times the row scale (ai_row_scale) first. write_q: q_out and q_bf16 (Q);
-// sq: the bf16 Q head's row in shared memory, or null.
-__device__ __forceinline__ void ai_qk(const AttentionInputsParams& p, int64_t r, bool is_q, int hh, int64_t block,
-                                      int64_t slot, const float (&wa)[kAiMaxPairs], const float (&wb)[kAiMaxPairs],
-                                      const float (&cs)[kAiMaxPairs], const float (&sn)[kAiMaxPairs], int lane,
-                                      bool write_q, __nv_bfloat16* sq) {
-  const int d = p.head_dim, half = d / 2;
-  const float* src =
-      is_q ? p.q + r * p.q_ld + static_cast<int64_t>(hh) * d : p.k + r * p.k_ld + static_cast<int64_t>(hh) * d;
-  const void* bias = is_q ? p.q_bias : p.k_bias;
-  const void* norm = is_q ? p.q_norm : p.k_norm;
-  float a[kAiMaxPairs], b[kAiMaxPairs];
+// A lane's values of one head: a[j] = head[lane + 32 j] and b[j] = head[lane + 32 j + half] for lane + 32 j < half
+// (a Q or K head, half = d / 2, the RoPE pairs), or for V (half = d / 2 too) the same split of its d values.
+__device__ __forceinline__ void ai_load(const float* src, int half, int lane, float (&a)[kAiMaxPairs],
+                                        float (&b)[kAiMaxPairs]) {
 #pragma unroll
   for (int j = 0; j < kAiMaxPairs; ++j) {
     const int i = lane + 32 * j;
     a[j] = i < half ? src[i] : 0.0f;
     b[j] = i < half ? src[i + half] : 0.0f;
   }
-  const float scale = ai_row_scale(p, r, lane);  // its loads in flight with the head's
+}
+__device__ __forceinline__ const float* ai_v_src(const AttentionInputsParams& p, int64_t r, int kh) {
+  return p.v + r * p.v_ld + static_cast<int64_t>(kh) * p.head_dim;
+}
+__device__ __forceinline__ const float* ai_qk_src(const AttentionInputsParams& p, int64_t r, bool is_q, int hh) {
+  return is_q ? p.q + r * p.q_ld + static_cast<int64_t>(hh) * p.head_dim
+              : p.k + r * p.k_ld + static_cast<int64_t>(hh) * p.head_dim;
+}
+
+// V from its loaded values (ai_load) times the row scale.
+__device__ __forceinline__ void ai_v_finish(const AttentionInputsParams& p, int kh, int64_t block, int64_t slot,
+                                            int lane, const float (&a)[kAiMaxPairs], const float (&b)[kAiMaxPairs],
+                                            float scale) {
+  const int d = p.head_dim, half = d / 2;
+  __nv_bfloat16* dst = static_cast<__nv_bfloat16*>(p.v_cache) + ai_cache_at(p, block, kh, slot);
+#pragma unroll
+  for (int j = 0; j < kAiMaxPairs; ++j) {
+    const int i = lane + 32 * j;
+    if (i >= half) continue;
+    dst[i] = __float2bfloat16_rn(__fmul_rn(a[j], scale) + ai_bias(p.v_bias, kh * d + i));
+    dst[i + half] = __float2bfloat16_rn(__fmul_rn(b[j], scale) + ai_bias(p.v_bias, kh * d + i + half));
+  }
+}
+
+__device__ __forceinline__ void ai_v(const AttentionInputsParams& p, int64_t r, int kh, int64_t block, int64_t slot,
+                                     int lane) {
+  float a[kAiMaxPairs], b[kAiMaxPairs];
+  ai_load(ai_v_src(p, r, kh), p.head_dim / 2, lane, a, b);
+  ai_v_finish(p, kh, block, slot, lane, a, b, ai_row_scale(p, r, lane));
+}
+
+// Head hh of row r's Q (is_q) or K, its values times the row scale (ai_row_scale) first. write_q: q_out and q_bf16 (Q);
+// sq: the bf16 Q head's row in shared memory, or null.
+// ai_qk from the head's loaded values (ai_load, modified in place) and the row scale.
+__device__ __forceinline__ void ai_qk_finish(const AttentionInputsParams& p, int64_t r, bool is_q, int hh,
+                                             int64_t block, int64_t slot, const float (&wa)[kAiMaxPairs],
+                                             const float (&wb)[kAiMaxPairs], const float (&cs)[kAiMaxPairs],
+                                             const float (&sn)[kAiMaxPairs], int lane, bool write_q, __nv_bfloat16* sq,
+                                             float (&a)[kAiMaxPairs], float (&b)[kAiMaxPairs], float scale) {
+  const int d = p.head_dim, half = d / 2;
+  const void* bias = is_q ? p.q_bias : p.k_bias;
+  const void* norm = is_q ? p.q_norm : p.k_norm;
 #pragma unroll
   for (int j = 0; j < kAiMaxPairs; ++j) {
     const int i = lane + 32 * j;
@@ -145,6 +164,16 @@ __device__ __forceinline__ void ai_qk(const AttentionInputsParams& p, int64_t r,
       dst[i + half] = __float2bfloat16_rn(hi);
     }
   }
+}
+
+__device__ __forceinline__ void ai_qk(const AttentionInputsParams& p, int64_t r, bool is_q, int hh, int64_t block,
+                                      int64_t slot, const float (&wa)[kAiMaxPairs], const float (&wb)[kAiMaxPairs],
+                                      const float (&cs)[kAiMaxPairs], const float (&sn)[kAiMaxPairs], int lane,
+                                      bool write_q, __nv_bfloat16* sq) {
+  float a[kAiMaxPairs], b[kAiMaxPairs];
+  ai_load(ai_qk_src(p, r, is_q, hh), p.head_dim / 2, lane, a, b);
+  const float scale = ai_row_scale(p, r, lane);  // its loads in flight with the head's
+  ai_qk_finish(p, r, is_q, hh, block, slot, wa, wb, cs, sn, lane, write_q, sq, a, b, scale);
 }
 
 }  // namespace verbatim::cuda_kernels::detail

@@ -164,13 +164,35 @@ __global__ void __launch_bounds__(kThreads) paged_attention_mma_kernel(const Arg
       const int64_t slot = maxp % bs, block = a.in.row_block[run0];
       const bool writer = hgi == 0 && split == min(maxp / S, static_cast<int>(gridDim.z) - 1);
       const int tasks = hgs + (writer ? 2 : 0);
-      for (int t = warp; t < tasks; t += kThreads / 32) {
-        if (t < hgs) {
-          ai_qk(a.in, run0, true, head0 + t, block, slot, wq, wbq, cs, sn, lane, split == 0, sQ + t * QKS);
-        } else if (t == hgs) {
-          ai_qk(a.in, run0, false, kvh, block, slot, wk, wbk, cs, sn, lane, false, nullptr);
-        } else {
-          ai_v(a.in, run0, kvh, block, slot, lane);
+      // Warp w takes tasks w, w + 4, ... two at a time: both tasks' loads first, then the tasks, so that each pair
+      // costs one round of load latency (at qwen3's 4 q heads + K + V, warps 0 and 1 have two tasks each). The row
+      // scale's partials are loaded with the first pair.
+      constexpr int kWarps = kThreads / 32;
+      float scale = 1.0f;
+      for (int t0 = warp; t0 < tasks; t0 += 2 * kWarps) {
+        float ra[2][kAiMaxPairs], rb[2][kAiMaxPairs];
+#pragma unroll
+        for (int u = 0; u < 2; ++u) {
+          const int t = t0 + kWarps * u;
+          if (t >= tasks) continue;
+          const float* src = t < hgs    ? ai_qk_src(a.in, run0, true, head0 + t)
+                             : t == hgs ? ai_qk_src(a.in, run0, false, kvh)
+                                        : ai_v_src(a.in, run0, kvh);
+          ai_load(src, HD / 2, lane, ra[u], rb[u]);
+        }
+        if (t0 == warp) scale = ai_row_scale(a.in, run0, lane);
+#pragma unroll
+        for (int u = 0; u < 2; ++u) {
+          const int t = t0 + kWarps * u;
+          if (t < hgs) {
+            ai_qk_finish(a.in, run0, true, head0 + t, block, slot, wq, wbq, cs, sn, lane, split == 0, sQ + t * QKS,
+                         ra[u], rb[u], scale);
+          } else if (t == hgs) {
+            ai_qk_finish(a.in, run0, false, kvh, block, slot, wk, wbk, cs, sn, lane, false, nullptr, ra[u], rb[u],
+                         scale);
+          } else if (t < tasks) {
+            ai_v_finish(a.in, kvh, block, slot, lane, ra[u], rb[u], scale);
+          }
         }
       }
       __threadfence();  // the cache writes, before the barrier below and the copies after it
