@@ -1,6 +1,8 @@
 // The work of attention_inputs (attention_inputs.cuh) on one (row, head), as device functions for one warp: used by
 // attention_inputs_kernel and by the paged attention's fused-inputs prologue (paged_attention.cuh,
-// paged_attention_with_inputs), so both run the same operations and give the same bits. Device code only.
+// paged_attention_with_inputs), so both run the same operations and give the same bits: every operation is an
+// explicitly rounded intrinsic, so that no FMA contraction can differ between the two places these are inlined
+// (plain `a * c - b * s` did, once the fused prologue loaded two heads before working on them). Device code only.
 //   ai_rope / ai_norm_weights: a lane's RoPE factors (cos, sin of position * inv_freq[i]) and norm weights (norm[i],
 //     norm[i + d/2]) for its pairs i = lane + 32 j < d/2, read before the q/k/v rows are (they depend on neither);
 //   ai_row_scale: the row's inv_rms where the params carry a row scale (1 otherwise: x * 1 is exact);
@@ -94,8 +96,8 @@ __device__ __forceinline__ void ai_v_finish(const AttentionInputsParams& p, int 
   for (int j = 0; j < kAiMaxPairs; ++j) {
     const int i = lane + 32 * j;
     if (i >= half) continue;
-    dst[i] = __float2bfloat16_rn(__fmul_rn(a[j], scale) + ai_bias(p.v_bias, kh * d + i));
-    dst[i + half] = __float2bfloat16_rn(__fmul_rn(b[j], scale) + ai_bias(p.v_bias, kh * d + i + half));
+    dst[i] = __float2bfloat16_rn(__fadd_rn(__fmul_rn(a[j], scale), ai_bias(p.v_bias, kh * d + i)));
+    dst[i + half] = __float2bfloat16_rn(__fadd_rn(__fmul_rn(b[j], scale), ai_bias(p.v_bias, kh * d + i + half)));
   }
 }
 
@@ -121,24 +123,24 @@ __device__ __forceinline__ void ai_qk_finish(const AttentionInputsParams& p, int
   for (int j = 0; j < kAiMaxPairs; ++j) {
     const int i = lane + 32 * j;
     if (i >= half) continue;
-    a[j] = __fmul_rn(a[j], scale) + ai_bias(bias, hh * d + i);
-    b[j] = __fmul_rn(b[j], scale) + ai_bias(bias, hh * d + i + half);
+    a[j] = __fadd_rn(__fmul_rn(a[j], scale), ai_bias(bias, hh * d + i));
+    b[j] = __fadd_rn(__fmul_rn(b[j], scale), ai_bias(bias, hh * d + i + half));
   }
   if (norm != nullptr) {
     float ss = 0.0f;
 #pragma unroll
     for (int j = 0; j < kAiMaxPairs; ++j) {
-      ss += a[j] * a[j];
-      ss += b[j] * b[j];
+      ss = __fmaf_rn(a[j], a[j], ss);
+      ss = __fmaf_rn(b[j], b[j], ss);
     }
     ss = warp_sum(ss);
-    const float inv = 1.0f / sqrtf(ss / static_cast<float>(d) + p.eps);
+    const float inv = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(__fdiv_rn(ss, static_cast<float>(d)), p.eps)));
 #pragma unroll
     for (int j = 0; j < kAiMaxPairs; ++j) {
       const int i = lane + 32 * j;
       if (i < half) {
-        a[j] = wa[j] * (a[j] * inv);
-        b[j] = wb[j] * (b[j] * inv);
+        a[j] = __fmul_rn(wa[j], __fmul_rn(a[j], inv));
+        b[j] = __fmul_rn(wb[j], __fmul_rn(b[j], inv));
       }
     }
   }
@@ -147,7 +149,8 @@ __device__ __forceinline__ void ai_qk_finish(const AttentionInputsParams& p, int
     const int i = lane + 32 * j;
     if (i >= half) continue;
     const float c = cs[j], s = sn[j];
-    const float lo = a[j] * c - b[j] * s, hi = b[j] * c + a[j] * s;
+    const float lo = __fsub_rn(__fmul_rn(a[j], c), __fmul_rn(b[j], s));
+    const float hi = __fadd_rn(__fmul_rn(b[j], c), __fmul_rn(a[j], s));
     if (is_q) {
       const __nv_bfloat16 lo16 = __float2bfloat16_rn(lo), hi16 = __float2bfloat16_rn(hi);
       if (write_q) {

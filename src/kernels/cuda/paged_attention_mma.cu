@@ -184,13 +184,14 @@ __global__ void __launch_bounds__(kThreads) paged_attention_mma_kernel(const Arg
 #pragma unroll
         for (int u = 0; u < 2; ++u) {
           const int t = t0 + kWarps * u;
+          if (t >= tasks) continue;  // (K's index hgs is a task of the writer CTA only)
           if (t < hgs) {
             ai_qk_finish(a.in, run0, true, head0 + t, block, slot, wq, wbq, cs, sn, lane, split == 0, sQ + t * QKS,
                          ra[u], rb[u], scale);
           } else if (t == hgs) {
             ai_qk_finish(a.in, run0, false, kvh, block, slot, wk, wbk, cs, sn, lane, false, nullptr, ra[u], rb[u],
                          scale);
-          } else if (t < tasks) {
+          } else {
             ai_v_finish(a.in, kvh, block, slot, lane, ra[u], rb[u], scale);
           }
         }

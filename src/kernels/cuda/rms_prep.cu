@@ -10,6 +10,7 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kTilesPerPass = kThreads / 8;  // 8 lanes per tile
+constexpr int kPasses = 8;  // passes whose loads go out together: rows of up to 4096 columns in one round
 
 __global__ void __launch_bounds__(kThreads) rms_prep_kernel(RmsPrepParams p) {
   pdl_allow_dependents();  // pdl.cuh: the next kernel may start
@@ -20,27 +21,46 @@ __global__ void __launch_bounds__(kThreads) rms_prep_kernel(RmsPrepParams p) {
   auto* u = static_cast<__nv_bfloat16*>(p.u) + r * p.n;
   float* res = p.residual != nullptr ? p.residual + r * p.n : nullptr;
   const float* x = p.x != nullptr ? p.x + r * p.n : nullptr;
+  const bool add = res != nullptr && x != nullptr;
+  const float* src = res != nullptr ? res : x;
+  // Pass q of a round: tile t = t0 + 32 q + lane / 8 of warp w (t0 = 4 w + round), pair g = lane % 8 of it.
+  auto tile_of = [&](int64_t t0, int q) { return t0 + int64_t{kTilesPerPass} * q + lane / 8; };
+  // The norm weight of the first round, which no kernel writes, before the wait.
+  float w0[kPasses], w1[kPasses];
+#pragma unroll
+  for (int q = 0; q < kPasses; ++q) {
+    const int64_t t = tile_of(4 * warp, q);
+    w0[q] = t < tiles ? __bfloat162float(w[kNormTile * t + g]) : 0.0f;
+    w1[q] = t < tiles ? __bfloat162float(w[kNormTile * t + g + 8]) : 0.0f;
+  }
   pdl_wait();  // everything the kernels ahead wrote is visible now
   // Whole warps iterate together (the butterfly's shuffles); lanes past the row's tiles square zeros.
-  for (int64_t t0 = 4 * warp; t0 < tiles; t0 += kTilesPerPass) {
-    const int64_t t = t0 + lane / 8;
-    const bool ok = t < tiles;
-    const int64_t c0 = kNormTile * t + g, c1 = c0 + 8;
-    float h0 = 0.0f, h1 = 0.0f;
-    if (ok) {
-      if (res != nullptr && x != nullptr) {
-        h0 = __fadd_rn(res[c0], x[c0]);
-        h1 = __fadd_rn(res[c1], x[c1]);
-        res[c0] = h0, res[c1] = h1;
-      } else {
-        const float* src = res != nullptr ? res : x;
-        h0 = src[c0], h1 = src[c1];
+  for (int64_t t0 = 4 * warp; t0 < tiles; t0 += int64_t{kPasses} * kTilesPerPass) {
+    float h0[kPasses], h1[kPasses], x0[kPasses], x1[kPasses];
+#pragma unroll
+    for (int q = 0; q < kPasses; ++q) {  // every load of the round first
+      const int64_t t = tile_of(t0, q), c0 = kNormTile * t + g;
+      const bool ok = t < tiles;
+      h0[q] = ok ? src[c0] : 0.0f, h1[q] = ok ? src[c0 + 8] : 0.0f;
+      x0[q] = ok && add ? x[c0] : 0.0f, x1[q] = ok && add ? x[c0 + 8] : 0.0f;
+      if (t0 != 4 * warp) {
+        w0[q] = ok ? __bfloat162float(w[c0]) : 0.0f;
+        w1[q] = ok ? __bfloat162float(w[c0 + 8]) : 0.0f;
       }
-      u[c0] = __float2bfloat16_rn(__fmul_rn(__bfloat162float(w[c0]), h0));
-      u[c1] = __float2bfloat16_rn(__fmul_rn(__bfloat162float(w[c1]), h1));
     }
-    const float a = detail::tile_butterfly<0>(detail::tile_pair_sq(h0, h1));
-    if (ok && g == 0) p.ss[r * tiles + t] = a;
+#pragma unroll
+    for (int q = 0; q < kPasses; ++q) {
+      const int64_t t = tile_of(t0, q), c0 = kNormTile * t + g;
+      const bool ok = t < tiles;
+      if (add) h0[q] = __fadd_rn(h0[q], x0[q]), h1[q] = __fadd_rn(h1[q], x1[q]);
+      if (ok) {
+        if (add) res[c0] = h0[q], res[c0 + 8] = h1[q];
+        u[c0] = __float2bfloat16_rn(__fmul_rn(w0[q], h0[q]));
+        u[c0 + 8] = __float2bfloat16_rn(__fmul_rn(w1[q], h1[q]));
+      }
+      const float a = detail::tile_butterfly<0>(detail::tile_pair_sq(h0[q], h1[q]));
+      if (ok && g == 0) p.ss[r * tiles + t] = a;
+    }
   }
 }
 

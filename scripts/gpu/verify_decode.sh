@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# One device call: full build, session.sh's cuda_tests (the failures' context on stdout), then batch-1 invariant decode
+# of the synthetic qwen3-8b at prompts 16 and 1024 in two processes each, and batch 8 / 64 invariant and fast
+# (bench_decode_cuda). Shorter than record.sh (no GEMM or attention benchmark). Logs in $OUT (or build-gpu/out).
+source "$(dirname "$0")/session.sh"
+build_full verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda
+synth_start
+cuda_tests
+grep -E "FAILED|Failure|differ|DIFFER" -A4 "$out/tests.log" | head -30
+synth_wait
+for prompt in 16 1024; do for r in 1 2; do
+  timeout 100 $B/bench_decode_cuda --model /tmp/q8 --tokens 128 --prompt-len "$prompt" --runs 2 --streams 1 \
+    --modes invariant >>"$out/bench_decode_s1.log" 2>&1
+  echo "P=$prompt process $r: $(grep -E '^\| inv' "$out/bench_decode_s1.log" | tail -2 | cut -d'|' -f6 | tr '\n' ' ')"
+done; done
+timeout 200 $B/bench_decode_cuda --model /tmp/q8 --tokens 128 --runs 2 --streams 8,64 >"$out/bench_decode.log" 2>&1
+echo "exit $?"; grep -E "^\| (inv|fast)|bound" "$out/bench_decode.log"
+stamp done
