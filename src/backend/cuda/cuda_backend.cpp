@@ -374,20 +374,7 @@ void CudaBackend::rmsnorm(backend::Act x, const backend::Weight& w, float eps, b
   const int64_t n = rows(x, w.cols, DType::F32, "rmsnorm x");
   check_rows(out, n, w.cols, out.dtype, "rmsnorm out");
   if (!record({.op = kRmsnorm, .p = {x.data, w.data, out.data}, .f = eps})) return;
-  if (can_defer_prep(n, w.cols, out.dtype)) {  // waits for the op that reads out
-    prep_ = {.active = true,
-             .x = static_cast<const float*>(x.data),
-             .w = w.data,
-             .eps = eps,
-             .out = out.data,
-             .rows = n,
-             .cols = w.cols,
-             .gemm = {}};
-    return;
-  }
-  ck::add_rmsnorm(nullptr, static_cast<const float*>(x.data), w.data, out.data, out.dtype, n, {.n = w.cols, .eps = eps},
-                  stream_);
-  check_launch("rmsnorm");
+  begin_prep(nullptr, static_cast<const float*>(x.data), w, eps, out, n, PendingGemm{});
 }
 
 void CudaBackend::add_rmsnorm(backend::Act residual, backend::Act x, const backend::Weight& w, float eps,
@@ -402,27 +389,32 @@ void CudaBackend::add_rmsnorm(backend::Act residual, backend::Act x, const backe
     gemm_.active = false;
   }
   if (!record({.op = kAddRmsnorm, .p = {residual.data, x.data, w.data, out.data}, .f = eps})) return;
+  begin_prep(static_cast<float*>(residual.data), static_cast<const float*>(x.data), w, eps, out, n, from_gemm);
+}
+
+void CudaBackend::begin_prep(float* residual, const float* x, const backend::Weight& w, float eps, backend::Act out,
+                             int64_t rows, const PendingGemm& gemm) {
   prep_ = {.active = true,
-           .residual = static_cast<float*>(residual.data),
-           .x = static_cast<const float*>(x.data),
+           .residual = residual,
+           .x = x,
            .w = w.data,
            .eps = eps,
            .out = out.data,
-           .rows = n,
+           .out_dtype = out.dtype,
+           .rows = rows,
            .cols = w.cols,
-           .gemm = from_gemm};
-  if (!can_defer_prep(n, w.cols, out.dtype)) launch_prep_plain();
-}
-
-bool CudaBackend::can_defer_prep(int64_t rows, int64_t cols, DType out) const {
-  return opt_.mode == Mode::Invariant && out == DType::BF16 && cols > 0 && cols % ck::kNormTile == 0 &&
-         rows <= norm_ss_rows_ && cols / ck::kNormTile <= norm_ss_cols_ && rows <= 65535;
+           .gemm = gemm};
+  const PendingPrep& pp = prep_;
+  const bool can_wait = opt_.mode == Mode::Invariant && pp.out_dtype == DType::BF16 && pp.cols > 0 &&
+                        pp.cols % ck::kNormTile == 0 && pp.rows <= norm_ss_rows_ &&
+                        pp.cols / ck::kNormTile <= norm_ss_cols_ && pp.rows <= 65535;
+  if (!can_wait) launch_prep_plain();  // the plain norm now
 }
 
 void CudaBackend::launch_prep_plain() {
   const PendingPrep pp = prep_;
   prep_.active = false;
-  const DType out = DType::BF16;
+  const DType out = pp.out_dtype;
   if (pp.gemm.active) {
     ck::SmallMGemmParams gp = pp.gemm.p;
     gp.residual = pp.residual;

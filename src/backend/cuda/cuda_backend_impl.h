@@ -126,15 +126,19 @@ class CudaBackend final : public backend::Backend {
     const float* x = nullptr;
     const void* w = nullptr;
     float eps = 0;
-    void* out = nullptr;  // [rows, cols] bf16
+    void* out = nullptr;  // [rows, cols]: U (bf16) once scaled, the normed rows (out_dtype) once plain
+    DType out_dtype = DType::BF16;
     int64_t rows = 0, cols = 0;
     PendingGemm gemm;  // the small-M GEMM that wrote x, still waiting (kFuseResidual / kFuseNorm), or inactive
   };
   PendingPrep prep_;
   float* norm_ss_ = nullptr;  // [norm_ss_rows_, norm_ss_cols_] fp32: the scaled norms' tile partials
   int64_t norm_ss_rows_ = 0, norm_ss_cols_ = 0;
-  // Whether a norm of `rows` x `cols` into an `out` of dtype can wait as prep_.
-  bool can_defer_prep(int64_t rows, int64_t cols, DType out) const;
+  // The norm of residual (+= x first; or of x alone without residual) times w into out, as prep_: waiting for its
+  // consumer where it can (Mode::Invariant, a bf16 output, a width of whole tiles that norm_ss_ holds), else launched
+  // as the plain norm at once. gemm: the pending GEMM that wrote x, or inactive.
+  void begin_prep(float* residual, const float* x, const backend::Weight& w, float eps, backend::Act out, int64_t rows,
+                  const PendingGemm& gemm);
   // prep_ as the plain norm (settle()).
   void launch_prep_plain();
   // prep_ as a scaled norm for the GEMM that reads it: launches its kernels, returns the GEMM output's row scale.

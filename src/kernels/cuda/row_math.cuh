@@ -105,6 +105,17 @@ __device__ __forceinline__ float inv_from_loaded_tiles(const float (&pre)[kPre],
   return inv_rms(warp_sum(s), n, eps);
 }
 
+// The same for a whole block, for row r of a RowScale (rms_prep.cuh): warp 0 computes it, a barrier publishes it in
+// `*shared`. Every thread of the block calls it.
+__device__ __forceinline__ float block_row_inv(const RowScale& s, int64_t r, float* shared) {
+  if (threadIdx.x < 32) {
+    const float v = inv_from_tiles(s.ss + r * (s.n / kNormTile), s.n, s.eps, static_cast<int>(threadIdx.x));
+    if (threadIdx.x == 0) *shared = v;
+  }
+  __syncthreads();
+  return *shared;
+}
+
 // SwiGLU of one element: (g / (1 + expf(-g))) * u (kernels/cpu/swiglu.h's expression).
 __device__ __forceinline__ float swiglu_one(float g, float u) {
   return __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), u);

@@ -16,19 +16,12 @@ __global__ void split_columns_kernel(const float* __restrict__ in, SplitColumnsP
   const int64_t r = blockIdx.y;
   int64_t c = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   __shared__ float inv_shared;
-  if (scale.ss != nullptr) {
-    if (threadIdx.x < 32) {
-      const float v = detail::inv_from_tiles(scale.ss + r * (scale.n / kNormTile), scale.n, scale.eps,
-                                             static_cast<int>(threadIdx.x));
-      if (threadIdx.x == 0) inv_shared = v;
-    }
-    __syncthreads();
-  }
+  const float inv = scale.ss != nullptr ? detail::block_row_inv(scale, r, &inv_shared) : 1.0f;
   if (c >= p.total) return;
   float v = in[r * p.total + c];
   int part = 0;
   while (part + 1 < p.n_parts && c >= p.cols[part]) c -= p.cols[part++];
-  if (scale.ss != nullptr) v = __fmul_rn(v, inv_shared);
+  if (scale.ss != nullptr) v = __fmul_rn(v, inv);
   if (p.bias[part] != nullptr) v = v + __bfloat162float(static_cast<const __nv_bfloat16*>(p.bias[part])[c]);
   p.out[part][r * p.cols[part] + c] = v;
 }

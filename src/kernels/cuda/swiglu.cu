@@ -25,17 +25,10 @@ __global__ void swiglu_rows_kernel(const float* __restrict__ gate, const float* 
   pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   const int64_t r = blockIdx.y, c = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   __shared__ float inv_shared;
-  if (scale.ss != nullptr) {
-    if (threadIdx.x < 32) {
-      const float v = detail::inv_from_tiles(scale.ss + r * (scale.n / kNormTile), scale.n, scale.eps,
-                                             static_cast<int>(threadIdx.x));
-      if (threadIdx.x == 0) inv_shared = v;
-    }
-    __syncthreads();
-  }
+  const float inv = scale.ss != nullptr ? detail::block_row_inv(scale, r, &inv_shared) : 1.0f;
   if (c >= cols) return;
   float g = gate[r * ld + c], u = up[r * ld + c];
-  if (scale.ss != nullptr) g = __fmul_rn(g, inv_shared), u = __fmul_rn(u, inv_shared);
+  if (scale.ss != nullptr) g = __fmul_rn(g, inv), u = __fmul_rn(u, inv);
   detail::store_f(out, r * cols + c, detail::swiglu_one(g, u));
 }
 
