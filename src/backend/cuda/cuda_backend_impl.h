@@ -1,5 +1,6 @@
 // The CUDA backend's class (make_cuda_backend in cuda_backend.h), split by concern over
 //   cuda_backend.cpp  memory (weights, activations, the KV cache, the budget) and the ops
+//   cuda_pending.cpp  the deferred ops: fusions into the small-M GEMMs, the scaled and plain norms, settle()
 //   cuda_step.cpp     the step: plan upload, CUDA graph capture and replay
 //   cuda_sample.cpp   sampling and logprobs on the device
 // Internal header: only those files include it.
