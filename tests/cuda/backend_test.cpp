@@ -7,6 +7,7 @@
 //  - the engine's greedy and seeded outputs (tokens, logprobs) are bitwise the same with CUDA graphs on and off, for a
 //    batch of requests of different lengths;
 //  - the decode-step fusions (residual + scaled-norm prep, residual and SwiGLU epilogues) change no logit bit;
+//  - a norm not read by a stacked GEMM is the plain RMSNorm in an fp32 output too (invariant and fast mode);
 //  - errors: a step with more rows than the verified GEMM range is refused.
 // Skips loudly without a GPU.
 #include "backend/backend.h"
@@ -22,9 +23,11 @@
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_backend_impl.h"
 #include "engine/engine.h"
+#include "kernels/cpu/add_rmsnorm.h"
 #include "model/llama_forward.h"
 #include "unit/forward_tiny_model.h"
 #include "util/error.h"
+#include "util/half.h"
 
 namespace verbatim {
 namespace {
@@ -310,6 +313,68 @@ TEST(CudaBackendErrors, BadOptionsAndBuffers) {
   EXPECT_THROW(
       be->alloc_kv_cache({.n_layers = 4, .num_blocks = 1024, .block_size = 16, .n_kv_heads = 8, .head_dim = 128}),
       Error);
+}
+
+// A norm whose output is not read by a stacked GEMM stays the plain RMSNorm in every output dtype: add_rmsnorm and
+// rmsnorm into an fp32 buffer (which the llama forward never does) against the CPU kernels, in invariant mode (where
+// the backend first holds a norm back for its consumer) and in fast mode.
+TEST(CudaBackendOps, PlainNormIntoFp32MatchesCpu) {
+  REQUIRE_GPU();
+  constexpr int64_t kRows = 3, kDim = 64, kVocab = 16;
+  constexpr float kEps = 1e-6f;
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f), dw(0.5f, 1.5f);
+  auto bf16_tensor = [&](std::vector<uint16_t>& store, std::vector<int64_t> shape, bool weight) {
+    int64_t n = 1;
+    for (const int64_t s : shape) n *= s;
+    store.resize(static_cast<size_t>(n));
+    for (auto& v : store) v = f32_to_bf16(weight ? dw(rng) : d(rng));
+    return Tensor{.name = "t", .dtype = DType::BF16, .shape = std::move(shape), .data = store.data()};
+  };
+  std::vector<uint16_t> s_res, s_x, s_w;
+  const Tensor t_res = bf16_tensor(s_res, {kVocab, kDim}, false), t_x = bf16_tensor(s_x, {kVocab, kDim}, false),
+               t_w = bf16_tensor(s_w, {kDim}, true);
+  const std::vector<int32_t> tokens = {3, 11, 0}, blocks = {0};
+  // The CPU side: the embedded rows, then the plain norms.
+  std::vector<float> res(kRows * kDim), x(kRows * kDim), w(kDim), ref_add(kRows * kDim), ref_norm(kRows * kDim);
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int64_t c = 0; c < kDim; ++c) {
+      res[r * kDim + c] = bf16_to_f32(s_res[tokens[r] * kDim + c]);
+      x[r * kDim + c] = bf16_to_f32(s_x[tokens[r] * kDim + c]);
+    }
+  std::vector<float> res_after = res;
+  kernels::cpu::add_rmsnorm(res_after.data(), x.data(), s_w.data(), DType::BF16, ref_add.data(), kRows,
+                            {.n = kDim, .eps = kEps}, 1);
+  kernels::cpu::rmsnorm(res.data(), s_w.data(), DType::BF16, ref_norm.data(), kRows, {.n = kDim, .eps = kEps});
+  for (const Mode mode : {Mode::Invariant, Mode::Fast}) {
+    backend::CudaBackendOptions o;
+    o.mode = mode;
+    o.max_rows = 8;
+    o.max_logits = 8;
+    auto be = backend::make_cuda_backend(o);
+    const backend::Weight e_res = be->upload(t_res), e_x = be->upload(t_x), nw = be->upload(t_w);
+    const backend::Act a_res = be->alloc(8, kDim, backend::ActRole::Residual);
+    const backend::Act a_x = be->alloc(8, kDim, backend::ActRole::MatmulOut);
+    const backend::Act a_add = be->alloc(8, kDim, backend::ActRole::Logits);
+    const backend::Act a_norm = be->alloc(8, kDim, backend::ActRole::Logits);
+    be->alloc_kv_cache({.n_layers = 1, .num_blocks = 4, .block_size = 16, .n_kv_heads = 1, .head_dim = 64});
+    StepPlan plan;
+    plan.add_seq(tokens, 0, blocks, StepPlan::Logits::All);
+    std::vector<float> got_norm(kRows * kDim), got_add(kRows * kDim);
+    be->begin_step(plan);
+    be->embed(e_res, a_res);
+    be->embed(e_x, a_x);
+    be->rmsnorm(a_res, nw, kEps, a_norm);
+    be->add_rmsnorm(a_res, a_x, nw, kEps, a_add);
+    be->read_logits(a_norm, got_norm.data());
+    be->read_logits(a_add, got_add.data());
+    be->end_step();
+    const char* what = mode == Mode::Invariant ? "invariant" : "fast";
+    for (size_t i = 0; i < got_add.size(); ++i) {
+      ASSERT_NEAR(got_norm[i], ref_norm[i], 1e-5f * (1.0f + std::fabs(ref_norm[i]))) << what << " rmsnorm " << i;
+      ASSERT_NEAR(got_add[i], ref_add[i], 1e-5f * (1.0f + std::fabs(ref_add[i]))) << what << " add_rmsnorm " << i;
+    }
+  }
 }
 
 // A memory budget sizes the KV cache from what the weights leave, and a budget too small is a clear Error.
