@@ -81,10 +81,6 @@ __device__ __forceinline__ void mbar_init(unsigned bar) {
 __device__ __forceinline__ void mbar_arrive_expect(unsigned bar, uint32_t bytes) {
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
 }
-// Announces `bytes` of tensor copies to come without arriving (the arrival follows once the stage's X is written).
-__device__ __forceinline__ void mbar_expect_tx(unsigned bar, uint32_t bytes) {
-  asm volatile("mbarrier.expect_tx.relaxed.cta.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-}
 __device__ __forceinline__ void mbar_arrive(unsigned bar) {
   asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
 }
