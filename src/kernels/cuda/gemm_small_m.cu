@@ -12,7 +12,11 @@
 // (the gain is the W already copied when the kernel ahead ends).
 //
 // Tried and dropped (the same day): an L2 prefetch (cp.async.bulk.prefetch.tensor) of each CTA's W beyond the ring
-// before pdl_wait(): batch-1 decode 3% slower at 32 KiB per CTA, 20% at 256.
+// before pdl_wait(): batch-1 decode 3% slower at 32 KiB per CTA, 20% at 256. Again on 2026-12-03 (docs/performance.md):
+// the GEMM after the decode attention prefetching the leading rows of the NEXT GEMM's weights (bulk copies before or
+// after pdl_wait, per-line prefetches, an evict_last policy; 8-32 MiB) was slower at every amount, and under ncu the
+// next GEMM read exactly as many bytes from DRAM as without it; holding this GEMM's own W copies back until the
+// attention's loads are out (a 1-5 µs delay) was slower too.
 //
 // Measured on an H200 (docs/performance.md): a cp.async ring (16-byte copies per lane) reached 27-60% of the copy rate,
 // one 1-D bulk copy per row and stage 41-77%: the per-SM cost of each copy operation, not the bytes, was the limit.
