@@ -2,7 +2,9 @@
 // CUPTI's concurrent-kernel activity records (start and end of every kernel of every graph replay) over a few decode
 // steps of the engine, summed per kernel. ncu times each kernel alone (no overlap); this sees them as they run.
 //   bench_decode_trace_cuda --model DIR [--streams 1] [--prompt-len 16] [--steps 32] [--fuse 13] [--graphs 1]
-// For each kernel class (name and grid width) per step: launches, the mean in-graph duration (end - start, which
+// For each kernel class (name and grid width; a class launched exactly twice per layer, such as o_proj and down_proj
+// of qwen3-8b, one template at one grid, is split by its launches' parity within the step: "1st in layer", "2nd") per
+// step: launches, the mean in-graph duration (end - start, which
 // includes the time a dependent waits in griddepcontrol.wait while the kernel ahead finishes), and the "exposed" time:
 // how far the kernel moves the step's last end forward (in start order, end_i - max(end of every earlier kernel), at
 // least 0), so that the exposed times plus the idle gaps sum to the traced span. Also the untraced step time (tracing
@@ -167,11 +169,20 @@ int main(int argc, char** argv) {
     std::vector<KernelRecord> r = records();
     if (r.empty()) fail("bench_decode_trace_cuda", "CUPTI recorded no kernels");
     std::sort(r.begin(), r.end(), [](const KernelRecord& a, const KernelRecord& b) { return a.start < b.start; });
+    // A kernel launched twice per layer (o_proj and down_proj: one template, one grid) is told apart by the parity of
+    // its launch within the step (a step starts at the embedding kernel).
+    std::map<std::pair<std::string, int>, int64_t> count;
+    for (const KernelRecord& k : r) ++count[{k.name, k.grid}];
+    const int64_t twice = int64_t{2} * model->config.n_layers * steps;
+    std::map<std::pair<std::string, int>, int64_t> seen;
     std::map<std::pair<std::string, int>, Class> classes;
     uint64_t last_end = r.front().start;
     double idle_us = 0;
     for (const KernelRecord& k : r) {
-      Class& c = classes[{k.name, k.grid}];
+      if (k.name.find("embedding") != std::string::npos) seen.clear();
+      std::string name = k.name;
+      if (count[{k.name, k.grid}] == twice) name += seen[{k.name, k.grid}]++ % 2 == 0 ? " (1st in layer)" : " (2nd)";
+      Class& c = classes[{name, k.grid}];
       ++c.launches;
       c.dur_us += static_cast<double>(k.end - k.start) / 1e3;
       if (k.start > last_end) idle_us += static_cast<double>(k.start - last_end) / 1e3;
