@@ -15,8 +15,12 @@
 // before pdl_wait(): batch-1 decode 3% slower at 32 KiB per CTA, 20% at 256. Again on 2026-12-03 (docs/performance.md):
 // the GEMM after the decode attention prefetching the leading rows of the NEXT GEMM's weights (bulk copies before or
 // after pdl_wait, per-line prefetches, an evict_last policy; 8-32 MiB) was slower at every amount, and under ncu the
-// next GEMM read exactly as many bytes from DRAM as without it; holding this GEMM's own W copies back until the
-// attention's loads are out (a 1-5 µs delay) was slower too.
+// next GEMM read exactly as many bytes from DRAM as without it (in the graph's CUPTI trace, 2026-12-04: 0.3 µs saved
+// per layer for 16 MiB, 1.2 µs lost by the attention; a persisting-L2 set-aside for it cost 7.5% alone); holding this
+// GEMM's own W copies back until the attention's loads are out (a 1-5 µs delay) was slower too. 2026-12-04, all within
+// the noise: rings of 2 or 3 stages past 3 CTAs per SM (gate/up's 768 CTAs as one wave), gate/up's stages of 8 chunks
+// per tile, o_proj at 2-4 stages so that gate/up's CTAs fit beside it (the trace: the time moved from gate/up to
+// o_proj).
 //
 // Measured on an H200 (docs/performance.md): a cp.async ring (16-byte copies per lane) reached 27-60% of the copy rate,
 // one 1-D bulk copy per row and stage 41-77%: the per-SM cost of each copy operation, not the bytes, was the limit.
