@@ -4,8 +4,8 @@
 //   bench_decode_trace_cuda --model DIR [--streams 1] [--prompt-len 16] [--steps 32] [--fuse 13] [--graphs 1]
 // For each kernel class (name and grid width; a class launched exactly twice per layer, such as o_proj and down_proj
 // of qwen3-8b, one template at one grid, is split by its launches' parity within the step: "1st in layer", "2nd") per
-// step: launches, the mean in-graph duration (end - start, which
-// includes the time a dependent waits in griddepcontrol.wait while the kernel ahead finishes), and the "exposed" time:
+// step: launches, the mean in-graph duration (end - start, which includes the time a dependent waits in
+// griddepcontrol.wait while the kernel ahead finishes), and the "exposed" time:
 // how far the kernel moves the step's last end forward (in start order, end_i - max(end of every earlier kernel), at
 // least 0), so that the exposed times plus the idle gaps sum to the traced span. Also the untraced step time (tracing
 // may change it: printed for comparison) and one step's first kernels in order. Engine as bench_decode_cuda: greedy,
