@@ -37,10 +37,14 @@
 #include "kernels/cuda/mma.cuh"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/row_math.cuh"
+#include "kernels/cuda/tensor_map.cuh"
+#include "kernels/cuda/tma_ring.cuh"
 #include "util/error.h"
 
 namespace verbatim::cuda_kernels {
 namespace {
+
+using namespace tma;  // NOLINT: the ring helpers (tma_ring.cuh)
 
 constexpr int kRows = 16;  // W rows per warp: the mma's M
 constexpr int kBoxK = 64;  // columns per chunk: 128 bytes, the 128-byte swizzle's span
@@ -77,83 +81,6 @@ struct Cfg {
   static constexpr size_t smem = 1024 + 1024 + size_t{stages} * stage_bytes;  // alignment slack, mbarriers, inv
 };
 
-__device__ __forceinline__ unsigned smem_addr(const void* p) {
-  return static_cast<unsigned>(__cvta_generic_to_shared(p));
-}
-// Every shared-memory access below takes a 32-bit shared-window address: the compiler then emits shared loads, not
-// generic ones through 64-bit address arithmetic.
-__device__ __forceinline__ void mbar_init(unsigned bar) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(bar) : "memory");
-}
-// One arrival (the barrier's only one) that also announces `bytes` of tensor copies to come.
-__device__ __forceinline__ void mbar_arrive_expect(unsigned bar, uint32_t bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void mbar_arrive(unsigned bar) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
-}
-__device__ __forceinline__ void mbar_wait(unsigned bar, uint32_t parity) {
-  asm volatile(
-      "{\n"
-      ".reg .pred p;\n"
-      "WAIT:\n"
-      "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
-      "@!p bra WAIT;\n"
-      "}\n" ::"r"(bar),
-      "r"(parity)
-      : "memory");
-}
-// A 2-D tensor (TMA) copy of one box at (column c0, row c1) to shared memory, completing on `bar`. Rows or columns
-// outside the tensor arrive as zeros (and still count as bytes of the box).
-__device__ __forceinline__ void tensor_copy(unsigned dst, const CUtensorMap* map, int c0, int c1, unsigned bar) {
-  asm volatile(
-      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(
-          dst),
-      "l"(map), "r"(c0), "r"(c1), "r"(bar)
-      : "memory");
-}
-// The same with an L2 cache policy (createpolicy).
-__device__ __forceinline__ void tensor_copy_hint(unsigned dst, const CUtensorMap* map, int c0, int c1, unsigned bar,
-                                                 uint64_t policy) {
-  asm volatile(
-      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {%2, "
-      "%3}], "
-      "[%4], %5;\n" ::"r"(dst),
-      "l"(map), "r"(c0), "r"(c1), "r"(bar), "l"(policy)
-      : "memory");
-}
-// A 3-D box at (c0, c1, c2) (the 3-D maps below: column in chunk, row, chunk).
-__device__ __forceinline__ void tensor_copy_3d(unsigned dst, const CUtensorMap* map, int c0, int c1, int c2,
-                                               unsigned bar) {
-  asm volatile(
-      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], [%5];\n" ::
-          "r"(dst),
-      "l"(map), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
-      : "memory");
-}
-__device__ __forceinline__ void tensor_copy_3d_hint(unsigned dst, const CUtensorMap* map, int c0, int c1, int c2,
-                                                    unsigned bar, uint64_t policy) {
-  asm volatile(
-      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {%2, %3, "
-      "%4}], [%5], %6;\n" ::"r"(dst),
-      "l"(map), "r"(c0), "r"(c1), "r"(c2), "r"(bar), "l"(policy)
-      : "memory");
-}
-__device__ __forceinline__ uint64_t evict_first_policy() {
-  uint64_t p;
-  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(p));
-  return p;
-}
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], unsigned addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
-__device__ __forceinline__ uint32_t ld_shared(unsigned addr) {
-  uint32_t v;
-  asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(v) : "r"(addr));
-  return v;
-}
 __device__ __forceinline__ void store_y(void* y, bool f32, int64_t idx, float v) {
   if (f32) {
     static_cast<float*>(y)[idx] = v;
@@ -161,31 +88,6 @@ __device__ __forceinline__ void store_y(void* y, bool f32, int64_t idx, float v)
     static_cast<__nv_bfloat16*>(y)[idx] = __float2bfloat16_rn(v);
   }
 }
-
-// Byte offset of 16-byte chunk c of row r in a box of 128-byte rows under the 128-byte swizzle.
-__device__ __forceinline__ unsigned swz(int r, int c) {
-  return static_cast<unsigned>(r * 128 + ((c ^ (r & 7)) << 4));
-}
-
-// Per-lane shared-memory offsets of the fragments of the 4 steps of one box (jj = j % 4; the box adds a constant):
-//  - ldmatrix: lane l gives the address of W row l % 16, 16-byte chunk 2 jj + l / 16 (the A fragment: rows 0-7 / 8-15
-//    x columns 0-7 / 8-15 of the 16-column chunk);
-//  - B fragments: X row 8 nb + g (g = l / 4), columns 2q, 2q + 1 (chunk 2 jj) and 2q + 8, 2q + 9 (chunk 2 jj + 1),
-//    q = l % 4; rows 8 nb + g share g's swizzle, so nb adds the constant 1024 nb. Single-row X (x_row): every g reads
-//    the one row (unswizzled), so mma columns 1-7 repeat column 0 and their outputs, which no row stores, are dropped.
-// Computed once, so that each step is one ldmatrix, 2 NB shared loads and NB mma with constant address offsets.
-struct LaneOffsets {
-  unsigned w[4], x0[4], x1[4];
-  __device__ LaneOffsets(int lane, bool x_row) {
-    const int wr = lane & 15, h = lane >> 4, g = lane >> 2, q = lane & 3;
-#pragma unroll
-    for (int jj = 0; jj < 4; ++jj) {
-      w[jj] = swz(wr, 2 * jj + h);
-      x0[jj] = x_row ? 32 * jj + 4 * q : swz(g, 2 * jj) + 4 * q;
-      x1[jj] = x_row ? 32 * jj + 16 + 4 * q : swz(g, 2 * jj + 1) + 4 * q;
-    }
-  }
-};
 
 // The mma steps of one stage at shared address `slot`, in order j = 0, 1, ..., steps - 1 on one accumulator per output
 // (FULL: all C::steps); tile t's W chunks at slot + t * boxes * w_box. Fragments are loaded one step ahead of the mma
@@ -414,54 +316,6 @@ __global__ void __launch_bounds__(64)
       }
     }
   }
-}
-
-// cuTensorMapEncodeTiled from the driver, looked up once through the runtime (the build links no libcuda: a machine
-// without a GPU driver must still load the program).
-PFN_cuTensorMapEncodeTiled_v12000 encoder() {
-  static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
-    void* p = nullptr;
-    cudaDriverEntryPointQueryResult q{};
-    const cudaError_t e = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q);
-    if (e != cudaSuccess || q != cudaDriverEntryPointSuccess || p == nullptr) {
-      fail("cuda gemm_small_m", "the driver has no cuTensorMapEncodeTiled");
-    }
-    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(p);
-  }();
-  return fn;
-}
-
-CUtensorMap encode(const void* p, int rank, const cuuint64_t* dims, const cuuint64_t* strides, const cuuint32_t* box,
-                   int64_t rows, int64_t cols, CUtensorMapSwizzle swizzle) {
-  CUtensorMap map;
-  const cuuint32_t elem[3] = {1, 1, 1};
-  const CUresult r = encoder()(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, static_cast<cuuint32_t>(rank),
-                               const_cast<void*>(p), dims, strides, box, elem, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle,
-                               CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  if (r != CUDA_SUCCESS) {
-    fail("cuda gemm_small_m", "cuTensorMapEncodeTiled failed (" + std::to_string(static_cast<int>(r)) + ") for " +
-                                  std::to_string(rows) + " x " + std::to_string(cols) + ", rank " +
-                                  std::to_string(rank));
-  }
-  return map;
-}
-
-// A bf16 tensor map of [rows][cols] at `p` (row stride cols) under the 128-byte swizzle (or none): 2-D with box 64
-// columns x box_rows, or (chunks > 0, cols % 64 == 0) 3-D {64 columns, rows, cols / 64 chunks} with box {64, box_rows,
-// chunks}.
-CUtensorMap tensor_map(const void* p, int64_t rows, int64_t cols, int box_rows, int chunks, bool swizzle = true) {
-  const CUtensorMapSwizzle sw = swizzle ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_NONE;
-  const auto r = static_cast<cuuint64_t>(rows), c = static_cast<cuuint64_t>(cols);
-  if (chunks > 0) {
-    const cuuint64_t dims[3] = {kBoxK, r, c / kBoxK};
-    const cuuint64_t strides[2] = {c * 2, kBoxK * 2};
-    const cuuint32_t box[3] = {kBoxK, static_cast<cuuint32_t>(box_rows), static_cast<cuuint32_t>(chunks)};
-    return encode(p, 3, dims, strides, box, rows, cols, sw);
-  }
-  const cuuint64_t dims[2] = {c, r};
-  const cuuint64_t strides[1] = {c * 2};
-  const cuuint32_t box[2] = {kBoxK, static_cast<cuuint32_t>(box_rows)};
-  return encode(p, 2, dims, strides, box, rows, cols, sw);
 }
 
 // Single-row X's ring depths (Cfg): the deep one where the grid fits two CTAs per SM (at its ~104 KiB only two are
