@@ -86,18 +86,21 @@ __device__ __forceinline__ const float* ai_qk_src(const AttentionInputsParams& p
               : p.k + r * p.k_ld + static_cast<int64_t>(hh) * p.head_dim;
 }
 
-// V from its loaded values (ai_load) times the row scale.
+// V from its loaded values (ai_load) times the row scale; sv: also the bf16 row in shared memory, or null.
 __device__ __forceinline__ void ai_v_finish(const AttentionInputsParams& p, int kh, int64_t block, int64_t slot,
                                             int lane, const float (&a)[kAiMaxPairs], const float (&b)[kAiMaxPairs],
-                                            float scale) {
+                                            float scale, __nv_bfloat16* sv = nullptr) {
   const int d = p.head_dim, half = d / 2;
   __nv_bfloat16* dst = static_cast<__nv_bfloat16*>(p.v_cache) + ai_cache_at(p, block, kh, slot);
 #pragma unroll
   for (int j = 0; j < kAiMaxPairs; ++j) {
     const int i = lane + 32 * j;
     if (i >= half) continue;
-    dst[i] = __float2bfloat16_rn(__fadd_rn(__fmul_rn(a[j], scale), ai_bias(p.v_bias, kh * d + i)));
-    dst[i + half] = __float2bfloat16_rn(__fadd_rn(__fmul_rn(b[j], scale), ai_bias(p.v_bias, kh * d + i + half)));
+    const __nv_bfloat16 lo = __float2bfloat16_rn(__fadd_rn(__fmul_rn(a[j], scale), ai_bias(p.v_bias, kh * d + i)));
+    const __nv_bfloat16 hi =
+        __float2bfloat16_rn(__fadd_rn(__fmul_rn(b[j], scale), ai_bias(p.v_bias, kh * d + i + half)));
+    dst[i] = lo, dst[i + half] = hi;
+    if (sv != nullptr) sv[i] = lo, sv[i + half] = hi;
   }
 }
 
@@ -109,7 +112,7 @@ __device__ __forceinline__ void ai_v(const AttentionInputsParams& p, int64_t r, 
 }
 
 // Head hh of row r's Q (is_q) or K, its values times the row scale (ai_row_scale) first. write_q: q_out and q_bf16 (Q);
-// sq: the bf16 Q head's row in shared memory, or null.
+// sq: the bf16 Q (or K, besides the cache) head's row in shared memory, or null.
 // ai_qk from the head's loaded values (ai_load, modified in place) and the row scale.
 __device__ __forceinline__ void ai_qk_finish(const AttentionInputsParams& p, int64_t r, bool is_q, int hh,
                                              int64_t block, int64_t slot, const float (&wa)[kAiMaxPairs],
@@ -163,8 +166,9 @@ __device__ __forceinline__ void ai_qk_finish(const AttentionInputsParams& p, int
       if (sq != nullptr) sq[i] = lo16, sq[i + half] = hi16;
     } else {
       __nv_bfloat16* dst = static_cast<__nv_bfloat16*>(p.k_cache) + ai_cache_at(p, block, hh, slot);
-      dst[i] = __float2bfloat16_rn(lo);
-      dst[i + half] = __float2bfloat16_rn(hi);
+      const __nv_bfloat16 lo16 = __float2bfloat16_rn(lo), hi16 = __float2bfloat16_rn(hi);
+      dst[i] = lo16, dst[i + half] = hi16;
+      if (sq != nullptr) sq[i] = lo16, sq[i + half] = hi16;
     }
   }
 }

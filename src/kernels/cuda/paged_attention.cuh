@@ -94,12 +94,17 @@ void paged_attention(const PagedAttentionParams& p, cudaStream_t stream);
 
 // A decode-only step's attention_inputs (attention_inputs.cuh) and attention in one launch: each CTA computes its
 // query heads from the fp32 q/k/v rows itself (and split 0 stores them to in.q_out / in.q_bf16), and the CTA of a
-// row's last split writes the row's K and V to the cache before it reads it; no other CTA reads that position. The
-// same operations as attention_inputs then paged_attention (attention_inputs_head.cuh), so the same bits: q_out,
-// q_bf16, the caches and out are what the two launches give (tests/cuda/paged_attention_test.cu). It saves the launch
-// and the completion of one kernel per layer. Served where paged_attention_fuses_inputs(p, in): one row per sequence
-// (rows_per_seq_hint == 1), the tensor-core kernel's head dims (64, 128, 256), at most 16 query heads per KV head,
-// and `in` describing the same rows, heads, cache and positions as p, with in.q_bf16 == p.q. Else it throws.
+// row's last split writes the row's K and V to the cache and uses them from shared memory; no other CTA reads that
+// position. The same operations as attention_inputs then paged_attention (attention_inputs_head.cuh), so the same
+// bits: q_out, q_bf16, the caches and out are what the two launches give (tests/cuda/paged_attention_test.cu). It
+// saves the launch and the completion of one kernel per layer.
+// Ordering: the launch copies its first tile of the cache's OLDER positions (below each row's own) before pdl_wait,
+// while the kernel ahead still runs (docs/performance.md, 2026-12-04: the attention 1 us a layer shorter). So no
+// kernel still running ahead of it in the stream may write those positions of this layer's cache: in a decode step
+// they were written by earlier steps, which the engine has finished (it reads each step's sampled tokens back). Served
+// where paged_attention_fuses_inputs(p, in): one row per sequence (rows_per_seq_hint == 1), the tensor-core kernel's
+// head dims (64, 128, 256), at most 16 query heads per KV head, and `in` describing the same rows, heads, cache and
+// positions as p, with in.q_bf16 == p.q. Else it throws.
 bool paged_attention_fuses_inputs(const PagedAttentionParams& p, const AttentionInputsParams& in);
 void paged_attention_with_inputs(const PagedAttentionParams& p, const AttentionInputsParams& in, cudaStream_t stream);
 

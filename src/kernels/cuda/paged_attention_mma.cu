@@ -9,7 +9,8 @@
 // The rows of an mma that hold other (row, head) pairs, or zero padding, do not enter a row's result; neither does
 // which warp holds which positions or dims. So the bits are those of the row alone, whatever the launch.
 // With fused inputs (paged_attention_with_inputs, one row per CTA) the Q rows come from attention_inputs' per-head code
-// (attention_inputs_head.cuh) run in this CTA instead of from q, and the row's last split writes its new K/V first.
+// (attention_inputs_head.cuh) run in this CTA instead of from q; the row's last split writes its new K/V to the cache
+// and takes them into its tile from shared memory, and the first tile's older positions are copied before pdl_wait.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -44,7 +45,7 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
 // Shared-memory layout (bytes), the same formula on host and device. K and V tiles are [T][HD] bf16 with the 16-byte
 // chunks of row r XOR-swizzled by r % 8 (conflict-free fragment loads without padding); Q is [QVMAX][HD + 8] bf16.
 struct MmaSmem {
-  size_t k, v, q, p, m, l, alpha, rowpos, off, total;
+  size_t k, v, q, p, m, l, alpha, rowpos, off, fresh, total;
   __host__ __device__ MmaSmem(int hd, int t, int qvmax) {
     size_t o = 0;
     k = o, o = align16(o + size_t{2} * t * hd * 2);
@@ -56,6 +57,7 @@ struct MmaSmem {
     alpha = o, o = align16(o + size_t{4} * qvmax);
     rowpos = o, o = align16(o + size_t{4} * qvmax);
     off = o, o = align16(o + size_t{8} * 2 * t);
+    fresh = o, o = align16(o + size_t{2} * 2 * hd);
     total = o;
   }
 };
@@ -90,6 +92,8 @@ __global__ void __launch_bounds__(kThreads) paged_attention_mma_kernel(const Arg
   float* sAlpha = reinterpret_cast<float*>(smem + L.alpha);
   int* sRowPos = reinterpret_cast<int*>(smem + L.rowpos);
   long long* sOff = reinterpret_cast<long long*>(smem + L.off);  // [2][T]
+  // Fused inputs: the new position's K and V rows (bf16, as written to the cache), which the tiles take from here.
+  __nv_bfloat16* sFresh = reinterpret_cast<__nv_bfloat16*>(smem + L.fresh);  // [2][HD]
 
   // Element offset of (row r, element e) in a swizzled [T][HD] tile.
   auto swz = [](int r, int e) { return r * HD + (((e >> 3) ^ (r & 7)) << 3) + (e & 7); };
@@ -148,6 +152,48 @@ __global__ void __launch_bounds__(kThreads) paged_attention_mma_kernel(const Arg
       ai_norm_weights(wk, wbk, a.in.k_norm, HD / 2, lane);
       ai_rope(cs, sn, a.in.inv_freq, maxp, HD / 2, lane);
     }
+    // Fused inputs: the writer CTA (the one CTA that reads the row's new position) computes its K/V itself, so its
+    // tiles take them from sFresh instead of rereading the cache slot it writes: no fence, no load after the writes.
+    const bool writer = a.fused && hgi == 0 && split == min(maxp / S, static_cast<int>(gridDim.z) - 1);
+    const int fresh = writer ? maxp : -1;
+    // Tile `tile` of the run into buffer buf (positions s0 + tile T + t): 16-byte copies from the cache, but the new
+    // position's chunks from sFresh (fresh_ready) or not at all (put_fresh fills them once sFresh is written).
+    auto put_chunk = [&](int buf, int t, int ch) {
+      *reinterpret_cast<uint4*>(sK + buf * T * HD + swz(t, ch * 8)) = *reinterpret_cast<const uint4*>(sFresh + ch * 8);
+      *reinterpret_cast<uint4*>(sV + buf * T * HD + swz(t, ch * 8)) =
+          *reinterpret_cast<const uint4*>(sFresh + HD + ch * 8);
+    };
+    auto put_fresh = [&](int buf, int t) {
+      for (int ch = tid; ch < NCH; ch += kThreads) put_chunk(buf, t, ch);
+    };
+    auto issue_tile = [&](int buf, int tile, bool fresh_ready) {
+      const long long* offs = sOff + buf * T;
+      __nv_bfloat16* dk = sK + buf * T * HD;
+      __nv_bfloat16* dv = sV + buf * T * HD;
+      const int fresh_t = fresh - (s0 + tile * T);  // in [0, T) where the tile holds the new position
+#pragma unroll 4
+      for (int ci = tid; ci < T * NCH; ci += kThreads) {
+        const int t = ci / NCH, ch = ci % NCH;
+        if (t == fresh_t) {
+          if (fresh_ready) put_chunk(buf, t, ch);
+          continue;
+        }
+        const long long off = offs[t];
+        const bool valid = off >= 0;
+        const long long src = valid ? off + ch * 8 : 0;
+        cp_async16(dk + swz(t, ch * 8), p.k_cache + src, valid);
+        cp_async16(dv + swz(t, ch * 8), p.v_cache + src, valid);
+      }
+    };
+    // A fused (decode) launch copies its first tile of older positions before pdl_wait: earlier steps wrote them, and
+    // no kernel ahead of it in its step writes this layer's cache (paged_attention.cuh states the condition).
+    bool tile0_issued = false;
+    if (a.fused && !waited) {
+      __syncthreads();  // sOff
+      issue_tile(0, 0, false);
+      cp_async_commit();
+      tile0_issued = true;
+    }
     if (!waited) {
       pdl_wait();
       waited = true;
@@ -162,7 +208,6 @@ __global__ void __launch_bounds__(kThreads) paged_attention_mma_kernel(const Arg
         if (qv >= n_qv) *reinterpret_cast<uint32_t*>(sQ + qv * QKS + d) = 0;
       }
       const int64_t slot = maxp % bs, block = a.in.row_block[run0];
-      const bool writer = hgi == 0 && split == min(maxp / S, static_cast<int>(gridDim.z) - 1);
       const int tasks = hgs + (writer ? 2 : 0);
       // Warp w takes tasks w, w + 4, ... two at a time: both tasks' loads first, then the tasks, so that each pair
       // costs one round of load latency (at qwen3's 4 q heads + K + V, warps 0 and 1 have two tasks each). The row
@@ -189,14 +234,13 @@ __global__ void __launch_bounds__(kThreads) paged_attention_mma_kernel(const Arg
             ai_qk_finish(a.in, run0, true, head0 + t, block, slot, wq, wbq, cs, sn, lane, split == 0, sQ + t * QKS,
                          ra[u], rb[u], scale);
           } else if (t == hgs) {
-            ai_qk_finish(a.in, run0, false, kvh, block, slot, wk, wbk, cs, sn, lane, false, nullptr, ra[u], rb[u],
+            ai_qk_finish(a.in, run0, false, kvh, block, slot, wk, wbk, cs, sn, lane, false, sFresh, ra[u], rb[u],
                          scale);
           } else {
-            ai_v_finish(a.in, kvh, block, slot, lane, ra[u], rb[u], scale);
+            ai_v_finish(a.in, kvh, block, slot, lane, ra[u], rb[u], scale, sFresh + HD);
           }
         }
       }
-      __threadfence();  // the cache writes, before the barrier below and the copies after it
     } else {
       // Q rows (zero past n_qv: padding rows of the mma).
       for (int i = tid; i < QVMAX * (HD / 2); i += kThreads) {
@@ -216,22 +260,12 @@ __global__ void __launch_bounds__(kThreads) paged_attention_mma_kernel(const Arg
     }
     __syncthreads();
 
-    auto issue_tile = [&](int buf) {
-      const long long* offs = sOff + buf * T;
-      __nv_bfloat16* dk = sK + buf * T * HD;
-      __nv_bfloat16* dv = sV + buf * T * HD;
-#pragma unroll 4
-      for (int ci = tid; ci < T * NCH; ci += kThreads) {
-        const int t = ci / NCH, ch = ci % NCH;
-        const long long off = offs[t];
-        const bool valid = off >= 0;
-        const long long src = valid ? off + ch * 8 : 0;
-        cp_async16(dk + swz(t, ch * 8), p.k_cache + src, valid);
-        cp_async16(dv + swz(t, ch * 8), p.v_cache + src, valid);
-      }
-    };
-    issue_tile(0);
-    cp_async_commit();
+    if (!tile0_issued) {
+      issue_tile(0, 0, true);
+      cp_async_commit();
+    } else if (fresh >= s0 && fresh < s0 + T) {  // tile 0 went out before the wait, without the new position
+      put_fresh(0, fresh - s0);
+    }
 
     // O accumulators: [mb][n-block of this warp's dims][c fragment].
     float acc[MB][NB_PV][4];
@@ -245,7 +279,7 @@ __global__ void __launch_bounds__(kThreads) paged_attention_mma_kernel(const Arg
     for (int j = 0; j < n_tiles; ++j) {
       const int buf = j & 1;
       const int t0 = s0 + j * T;
-      if (j + 1 < n_tiles) issue_tile(buf ^ 1);
+      if (j + 1 < n_tiles) issue_tile(buf ^ 1, j + 1, true);
       cp_async_commit();
       long long off_next = -1;
       if (tid < T && j + 2 < n_tiles) off_next = offset_of(t0 + 2 * T + tid);

@@ -2,8 +2,9 @@
 // become resident and run its prologue while the kernel ahead of it in the stream is still finishing, once every
 // CTA of that kernel has called pdl_allow_dependents() (or exited). So every kernel calls pdl_wait() before it
 // touches global memory that an earlier kernel writes or reads: it returns once every earlier kernel of the stream
-// has completed and its writes are visible (a no-op when nothing is ahead). The one exception is the small-M GEMM,
-// which streams its first weight stages (read-only data no kernel writes) before its pdl_wait().
+// has completed and its writes are visible (a no-op when nothing is ahead). The exceptions: the small-M GEMM streams
+// its first weight stages (read-only data no kernel writes) before its pdl_wait(), and the fused decode attention
+// copies its first tile of older cache positions (written by earlier steps; paged_attention.cuh) before its own.
 //
 // Why: a decode step is ~10 short kernels per layer; without it, each boundary leaves the memory system idle for the
 // launch and the ramp-up of the next kernel. Measured on an H200 (docs/performance.md, 2026-12-02): a decode-like
