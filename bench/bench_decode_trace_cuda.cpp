@@ -8,8 +8,9 @@
 // griddepcontrol.wait while the kernel ahead finishes), and the "exposed" time:
 // how far the kernel moves the step's last end forward (in start order, end_i - max(end of every earlier kernel), at
 // least 0), so that the exposed times plus the idle gaps sum to the traced span. Also the untraced step time (tracing
-// may change it: printed for comparison) and one step's first kernels in order. Engine as bench_decode_cuda: greedy,
-// invariant mode, one request per stream, a random prompt.
+// may change it: printed for comparison), the idle gap between steps (the host's turn: sampled tokens read back, the
+// next plan uploaded and its graph launched) and one step's first kernels in order. Engine as bench_decode_cuda:
+// greedy, invariant mode, one request per stream, a random prompt.
 #include <cuda_runtime.h>
 #include <cupti.h>
 #include <cxxabi.h>
@@ -177,9 +178,17 @@ int main(int argc, char** argv) {
     std::map<std::pair<std::string, int>, int64_t> seen;
     std::map<std::pair<std::string, int>, Class> classes;
     uint64_t last_end = r.front().start;
-    double idle_us = 0;
+    double idle_us = 0, between_us = 0, between_max_us = 0;  // between: the gap ahead of each step's embedding kernel
+    int between_n = 0;
     for (const KernelRecord& k : r) {
-      if (k.name.find("embedding") != std::string::npos) seen.clear();
+      if (k.name.find("embedding") != std::string::npos) {
+        seen.clear();
+        if (&k != &r.front() && k.start > last_end) {
+          const double gap = static_cast<double>(k.start - last_end) / 1e3;
+          between_us += gap, between_max_us = std::max(between_max_us, gap);
+        }
+        if (&k != &r.front()) ++between_n;
+      }
       std::string name = k.name;
       if (count[{k.name, k.grid}] == twice) name += seen[{k.name, k.grid}]++ % 2 == 0 ? " (1st in layer)" : " (2nd)";
       Class& c = classes[{name, k.grid}];
@@ -198,6 +207,11 @@ int main(int argc, char** argv) {
         "step: untraced %.1f us, traced %.1f us (wall), kernel span %.1f us per step, idle (no kernel) %.1f us "
         "per step\n",
         untraced_us, traced_wall_us, span_us / steps, idle_us / steps);
+    if (between_n > 0)
+      std::printf(
+          "between steps (no kernel from a step's last kernel to the next step's embedding): %.1f us mean, "
+          "%.1f us max, over %d steps\n",
+          between_us / between_n, between_max_us, between_n);
     std::vector<std::pair<std::pair<std::string, int>, Class>> rows(classes.begin(), classes.end());
     std::sort(rows.begin(), rows.end(),
               [](const auto& a, const auto& b) { return a.second.exposed_us > b.second.exposed_us; });
