@@ -51,6 +51,13 @@ target_compile_options(bench_gemm_small_m_cuda PRIVATE ${VERBATIM_CUDA_OPTIONS})
 target_link_libraries(bench_gemm_small_m_cuda PRIVATE verbatim_cuda)
 set_target_properties(bench_gemm_small_m_cuda PROPERTIES LINKER_LANGUAGE CXX)
 
+# Benchmark: a prototype of a persistent batch-1 decode kernel (bench/persistent_proto.cuh) against the same work as
+# separate launches and against the copy rate.
+add_executable(bench_persistent_cuda ${VERBATIM_ROOT}/bench/bench_persistent_cuda.cu)
+target_compile_options(bench_persistent_cuda PRIVATE ${VERBATIM_CUDA_OPTIONS})
+target_link_libraries(bench_persistent_cuda PRIVATE verbatim_cuda)
+set_target_properties(bench_persistent_cuda PROPERTIES LINKER_LANGUAGE CXX)
+
 # Benchmark: paged attention, decode (invariant vs fast split) and prefill, against the device-to-device copy rate.
 add_executable(bench_attention_cuda ${VERBATIM_ROOT}/bench/bench_attention_cuda.cu)
 target_compile_options(bench_attention_cuda PRIVATE ${VERBATIM_CUDA_OPTIONS})
