@@ -2,10 +2,12 @@
 //
 // A graph is captured the first time a (rows bucket, attention split size, split bound) key is seen, after at least
 // one eager step (so that every lazy allocation and GEMM tuning is done: nothing in a capture allocates). While
-// capturing, every op records its signature (op, buffers, scalars); a replay checks that the forward pass calls the
-// same ops on the same buffers in the same order and enqueues nothing, then launches the graph at the first point
-// where results leave the device (read_logits, sample) or at end_step. The plan's data always reaches the device by
-// one copy into fixed buffers before the graph runs, so one graph serves every step of its key.
+// capturing, every op records its signature (op, buffers, scalars); a replay launches the graph in begin_step, right
+// behind the plan's upload, and then checks that the forward pass calls the same ops on the same buffers in the same
+// order and enqueues nothing (by the first point where results leave the device, read_logits or sample, or at
+// end_step): the GPU runs the step while the host walks the model (docs/performance.md, 2026-12-04: +0.3-0.5%). The
+// plan's data always reaches the device by one copy into fixed buffers before the graph runs, so one graph serves
+// every step of its key.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -156,6 +158,11 @@ void CudaBackend::begin_step(const StepPlan& plan) {
       graph_ = &it->second;
       replay_cursor_ = 0;
       step_mode_ = StepMode::Replay;
+      // Launched now, behind the plan's upload: the GPU runs the step while the host walks the model's ops, which
+      // replay only checks against the captured ones (record()). A step that calls other ops fails loudly there; the
+      // graph then wrote only this step's own outputs and KV positions, and no result of the failed step is returned.
+      check_cuda(cudaGraphLaunch(graph_->exec, stream_), "cudaGraphLaunch");
+      ++graph_replays_;
     } else {
       graph_ = &graphs_[key];
       check_cuda(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
@@ -206,8 +213,6 @@ void CudaBackend::flush() {
     if (replay_cursor_ != graph_->ops.size())
       fail(kWhere, "graph replay: the step ended after " + std::to_string(replay_cursor_) + " of the graph's " +
                        std::to_string(graph_->ops.size()) + " ops");
-    check_cuda(cudaGraphLaunch(graph_->exec, stream_), "cudaGraphLaunch");
-    ++graph_replays_;
   } else if (step_mode_ == StepMode::Eager) {
     warmed_up_ = true;
   }
