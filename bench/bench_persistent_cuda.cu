@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -128,7 +127,7 @@ void launch_persistent(const proto::Maps& maps, const proto::Params& p, int grid
 }
 
 template <int V, int S>
-void prepare_persistent(int sms) {
+void prepare_persistent() {
   auto* fn = proto::persistent_kernel<V, S>;
   check(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, int(proto::Geo<V, S>::smem)), "smem");
   int per_sm = 0;
@@ -138,7 +137,6 @@ void prepare_persistent(int sms) {
     std::fprintf(stderr, "V=%d S=%d: does not fit on an SM\n", V, S);
     std::exit(1);
   }
-  (void)sms;
 }
 
 // Words that differ between two device buffers of `words` 16-bit words.
@@ -199,7 +197,7 @@ struct Opts {
 template <int V, int S>
 void run_variant(const char* name, const proto::Maps& maps, const Weights& w, proto::Params base, const Opts& o,
                  int sms, double gbs, bool skip, cudaStream_t st) {
-  prepare_persistent<V, S>(sms);
+  prepare_persistent<V, S>();
   base.skip_attention = skip;
   State a(o.layers, o.ctx), r(o.layers, o.ctx);
   init_state(a, o.layers, o.ctx, st), init_state(r, o.layers, o.ctx, st);
