@@ -100,8 +100,9 @@ void paged_attention(const PagedAttentionParams& p, cudaStream_t stream);
 // saves the launch and the completion of one kernel per layer.
 // Ordering: the launch copies its first tile of the cache's OLDER positions (below each row's own) before pdl_wait,
 // while the kernel ahead still runs (docs/performance.md, 2026-12-04: the attention 1 us a layer shorter). So no
-// kernel still running ahead of it in the stream may write those positions of this layer's cache: in a decode step
-// they were written by earlier steps, which the engine has finished (it reads each step's sampled tokens back). Served
+// kernel still running ahead of it in the stream may write those positions of this layer's cache. In the backend they
+// were written by earlier steps, and every step starts with the plan's upload, a copy that waits for all earlier work;
+// no kernel of a decode step ahead of the attention writes this layer's cache. Served
 // where paged_attention_fuses_inputs(p, in): one row per sequence (rows_per_seq_hint == 1), the tensor-core kernel's
 // head dims (64, 128, 256), at most 16 query heads per KV head, and `in` describing the same rows, heads, cache and
 // positions as p, with in.q_bf16 == p.q. Else it throws.
