@@ -30,6 +30,7 @@
 #include "kernels/cuda/add.cuh"
 #include "kernels/cuda/attention_inputs.cuh"
 #include "kernels/cuda/embedding.cuh"
+#include "kernels/cuda/fetch_words.cuh"
 #include "kernels/cuda/gather_rows.cuh"
 #include "kernels/cuda/head_rmsnorm.cuh"
 #include "kernels/cuda/kv_write.cuh"
@@ -37,6 +38,7 @@
 #include "kernels/cuda/rope.cuh"
 #include "kernels/cuda/split_columns.cuh"
 #include "kernels/cuda/swiglu.cuh"
+#include "util/error.h"
 #include "util/half.h"
 
 namespace verbatim {
@@ -251,6 +253,49 @@ TEST(CudaOps, GatherRows) {
   const auto out = download<uint16_t>(dout, pick.size() * cols);
   for (size_t i = 0; i < pick.size(); ++i)
     EXPECT_TRUE(bitwise(out.data() + i * cols, x.data() + pick[i] * cols, cols * 2)) << i;
+}
+
+// fetch_words: segments of pinned host words at a stride, and a tail range, copied by the kernel itself; every other
+// device word keeps its value. Twice from the same pinned buffer with new contents in between (the second launch must
+// not see the first one's words), and bad arguments refused.
+TEST(CudaOps, FetchWordsCopiesPinnedSegmentsAndTail) {
+  REQUIRE_GPU();
+  std::mt19937_64 rng(test_seed() + 6);
+  const int segments = 6, stride_vecs = 9, seg_vecs = 5, tail_vecs = 7;
+  const size_t seg_words = static_cast<size_t>(segments) * stride_vecs * 4, tail_words = tail_vecs * 4 + 8;
+  int32_t* host = nullptr;
+  ASSERT_EQ(cudaMallocHost(reinterpret_cast<void**>(&host), (seg_words + tail_words) * 4), cudaSuccess);
+  const std::vector<int32_t> sentinel(seg_words + tail_words, -7);
+  DeviceBuffer dseg = upload(std::vector<int32_t>(sentinel.begin(), sentinel.begin() + seg_words));
+  DeviceBuffer dtail = upload(std::vector<int32_t>(sentinel.begin(), sentinel.begin() + tail_words));
+  for (int round = 0; round < 2; ++round) {
+    for (size_t i = 0; i < seg_words + tail_words; ++i) host[i] = static_cast<int32_t>(rng());
+    ck::fetch_words({.src = host,
+                     .dst = dseg.as<int32_t>(),
+                     .segments = segments,
+                     .seg_vecs = seg_vecs,
+                     .stride_vecs = stride_vecs,
+                     .tail_src = host + seg_words,
+                     .tail_dst = dtail.as<int32_t>(),
+                     .tail_vecs = tail_vecs},
+                    nullptr);
+    const auto seg = download<int32_t>(dseg, seg_words);
+    const auto tail = download<int32_t>(dtail, tail_words);
+    for (size_t i = 0; i < seg_words; ++i) {
+      const bool copied = static_cast<int>(i / 4 % stride_vecs) < seg_vecs;
+      ASSERT_EQ(seg[i], copied ? host[i] : -7) << "round " << round << ", segment word " << i;
+    }
+    for (size_t i = 0; i < tail_words; ++i)
+      ASSERT_EQ(tail[i], i < static_cast<size_t>(tail_vecs) * 4 ? host[seg_words + i] : -7) << "tail word " << i;
+  }
+  EXPECT_THROW(ck::fetch_words({.src = host, .dst = dseg.as<int32_t>(), .segments = 2, .seg_vecs = 3, .stride_vecs = 2},
+                               nullptr),
+               Error);
+  EXPECT_THROW(ck::fetch_words({.src = host + 1, .dst = dseg.as<int32_t>(), .segments = 1, .seg_vecs = 1}, nullptr),
+               Error);
+  EXPECT_THROW(ck::fetch_words({.tail_vecs = 1}, nullptr), Error);
+  EXPECT_NO_THROW(ck::fetch_words({}, nullptr));
+  (void)cudaFreeHost(host);
 }
 
 // split_columns: the stacked GEMM output split into the parts, each part's bias added in fp32 (exact).

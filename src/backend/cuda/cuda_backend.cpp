@@ -79,7 +79,11 @@ CudaBackend::CudaBackend(const backend::CudaBackendOptions& o) : opt_(o) {
   }
   check_cuda(cudaSetDevice(opt_.device), "cudaSetDevice");
   stream_ = res_->stream();
-  plan_slots_ = opt_.max_rows + 1;  // + the dummy sequence of padding rows
+  int unified = 0;
+  check_cuda(cudaDeviceGetAttribute(&unified, cudaDevAttrUnifiedAddressing, opt_.device), "cudaDeviceGetAttribute");
+  if (unified == 0)  // kernels read the pinned staging of the plan and of sampling directly (fetch_words.cuh)
+    fail(kWhere, "the device has no unified addressing: pinned host memory is not visible to its kernels");
+  plan_slots_ = (opt_.max_rows + 1 + 3) / 4 * 4;  // + the dummy sequence of padding rows; 16-byte segments
   plan_dev_ = static_cast<int32_t*>(allocate(product({6, plan_slots_, 4}, "the plan"), "the step plan"));
   check_cuda(cudaMallocHost(reinterpret_cast<void**>(&plan_host_), product({6, plan_slots_, 4}, "the plan")),
              "cudaMallocHost(plan)");
@@ -91,6 +95,7 @@ CudaBackend::~CudaBackend() {
   (void)cudaStreamSynchronize(stream_);
   drop_graphs();
   if (plan_host_ != nullptr) (void)cudaFreeHost(plan_host_);
+  if (table_host_ != nullptr) (void)cudaFreeHost(table_host_);
   if (sample_host_ != nullptr) (void)cudaFreeHost(sample_host_);
 }
 

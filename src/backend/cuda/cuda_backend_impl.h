@@ -203,13 +203,15 @@ class CudaBackend final : public backend::Backend {
   size_t attn_workspace_bytes_ = 0;
 
   // Plan buffers: device and pinned host copies of [tokens | positions | row_seq | logit_rows | row_block |
-  // seq_table_begin], each kPlanSlots(max_rows) ints, and the block table (grown as needed; growing drops graphs).
+  // seq_table_begin], each plan_slots_ ints (max_rows + 1 rounded up to a multiple of 4: 16-byte aligned segments),
+  // and the block table (both copies grown as needed, to a multiple of 4 ints; growing drops graphs). The host
+  // copies are staging: kernels/cuda/fetch_words.cuh moves them to the device in one launch per step.
   int plan_slots_ = 0;
   int32_t* plan_dev_ = nullptr;
   int32_t* plan_host_ = nullptr;  // cudaMallocHost
   int32_t* table_dev_ = nullptr;
+  int32_t* table_host_ = nullptr;  // cudaMallocHost
   int64_t table_cap_ = 0;
-  std::vector<int32_t> table_host_;
   std::unique_ptr<Event> upload_done_;
 
   // The current step.
@@ -237,7 +239,8 @@ class CudaBackend final : public backend::Backend {
   int64_t graph_replays_ = 0;
   void drop_graphs();
 
-  // Sampling scratch (cuda_sample.cpp).
+  // Sampling scratch (cuda_sample.cpp): the kernels' workspace on the device; specs, queries and results in pinned
+  // host memory, which the kernels read and write directly.
   void* sample_dev_ = nullptr;
   size_t sample_dev_bytes_ = 0;
   void* sample_host_ = nullptr;  // cudaMallocHost

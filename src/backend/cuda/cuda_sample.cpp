@@ -1,5 +1,6 @@
 // The CUDA backend's sampling and logprobs on the device (kernels/cuda/sample.cuh), on the logits of the last step.
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "backend/cuda/cuda_backend_impl.h"
@@ -51,18 +52,14 @@ void CudaBackend::sample(backend::Act x, std::span<const backend::SampleSpec> sp
   const size_t spec_bytes = (n * sizeof(ck::SampleRowSpec) + 255) / 256 * 256;
   const size_t res_bytes = (n * sizeof(ck::SampleRowResult) + 255) / 256 * 256;
   const size_t ws_bytes = ck::sample_workspace_bytes(static_cast<int>(n), x.cols);
-  ensure_sample_buffers(spec_bytes + res_bytes + ws_bytes, spec_bytes + res_bytes);
+  ensure_sample_buffers(ws_bytes, spec_bytes + res_bytes);
   char* host = static_cast<char*>(sample_host_);
-  char* dev = static_cast<char*>(sample_dev_);
   std::memcpy(host, dspecs.data(), n * sizeof(ck::SampleRowSpec));
-  check_cuda(cudaMemcpyAsync(dev, host, n * sizeof(ck::SampleRowSpec), cudaMemcpyHostToDevice, stream_),
-             "cudaMemcpyAsync(sample specs)");
-  ck::sample_rows(static_cast<const float*>(x.data), x.cols, reinterpret_cast<const ck::SampleRowSpec*>(dev),
-                  reinterpret_cast<ck::SampleRowResult*>(dev + spec_bytes), static_cast<int>(n),
-                  dev + spec_bytes + res_bytes, stream_);
+  // The kernels read the specs from, and write the results to, the pinned host buffer (mapped into the device's
+  // address space): no copy-engine transfer on either side of them.
+  ck::sample_rows(static_cast<const float*>(x.data), x.cols, reinterpret_cast<const ck::SampleRowSpec*>(host),
+                  reinterpret_cast<ck::SampleRowResult*>(host + spec_bytes), static_cast<int>(n), sample_dev_, stream_);
   check_launch("sample_rows");
-  check_cuda(cudaMemcpyAsync(host + spec_bytes, dev + spec_bytes, res_bytes, cudaMemcpyDeviceToHost, stream_),
-             "cudaMemcpyAsync(sample results)");
   check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
   const auto* r = reinterpret_cast<const ck::SampleRowResult*>(host + spec_bytes);
   for (size_t i = 0; i < n; ++i) {
@@ -86,18 +83,15 @@ void CudaBackend::token_logprobs(backend::Act x, std::span<const int32_t> rows, 
       fail("token", std::to_string(tokens[i]) + " outside the vocabulary [0, " + std::to_string(x.cols) + ")");
   }
   const size_t part = (n * 4 + 255) / 256 * 256;
-  ensure_sample_buffers(3 * part + ck::sample_workspace_bytes(static_cast<int>(n), x.cols), 3 * part);
+  ensure_sample_buffers(ck::sample_workspace_bytes(static_cast<int>(n), x.cols), 3 * part);
   char* host = static_cast<char*>(sample_host_);
-  char* dev = static_cast<char*>(sample_dev_);
   std::memcpy(host, rows.data(), n * 4);
   std::memcpy(host + part, tokens.data(), n * 4);
-  check_cuda(cudaMemcpyAsync(dev, host, 2 * part, cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync(queries)");
-  ck::token_logprobs(static_cast<const float*>(x.data), x.cols, reinterpret_cast<const int32_t*>(dev),
-                     reinterpret_cast<const int32_t*>(dev + part), reinterpret_cast<float*>(dev + 2 * part),
-                     static_cast<int>(n), dev + 3 * part, stream_);
+  // Queries and results in the pinned host buffer, which the kernels read and write directly (as sample() does).
+  ck::token_logprobs(static_cast<const float*>(x.data), x.cols, reinterpret_cast<const int32_t*>(host),
+                     reinterpret_cast<const int32_t*>(host + part), reinterpret_cast<float*>(host + 2 * part),
+                     static_cast<int>(n), sample_dev_, stream_);
   check_launch("token_logprobs");
-  check_cuda(cudaMemcpyAsync(host + 2 * part, dev + 2 * part, n * 4, cudaMemcpyDeviceToHost, stream_),
-             "cudaMemcpyAsync(logprobs)");
   check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
   std::memcpy(out, host + 2 * part, n * 4);
   for (size_t i = 0; i < n; ++i)

@@ -1,4 +1,5 @@
-// The CUDA backend's step: the plan's upload, and CUDA graphs for decode-only steps (cuda_backend.h).
+// The CUDA backend's step: the plan's upload (a kernel's fetch from pinned staging), and CUDA graphs for decode-only
+// steps (cuda_backend.h).
 //
 // A graph is captured the first time a (rows bucket, attention split size, split bound) key is seen, after at least
 // one eager step (so that every lazy allocation and GEMM tuning is done: nothing in a capture allocates). While
@@ -6,13 +7,15 @@
 // behind the plan's upload, and then checks that the forward pass calls the same ops on the same buffers in the same
 // order and enqueues nothing (by the first point where results leave the device, read_logits or sample, or at
 // end_step): the GPU runs the step while the host walks the model (docs/performance.md, 2026-12-04: +0.3-0.5%). The
-// plan's data always reaches the device by one copy into fixed buffers before the graph runs, so one graph serves
-// every step of its key.
+// plan's data always reaches fixed device buffers before the graph runs (fetch_words.cuh: one plain launch reading
+// the pinned staging, not copy-engine transfers, docs/performance.md 2026-12-04), so one graph serves every step of
+// its key.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 
 #include "backend/cuda/cuda_backend_impl.h"
+#include "kernels/cuda/fetch_words.cuh"
 #include "kernels/cuda/paged_attention.cuh"
 
 namespace verbatim::cuda {
@@ -114,17 +117,27 @@ void CudaBackend::begin_step(const StepPlan& plan) {
     // Grow the block table (the graphs hold its old address: drop them).
     check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
     drop_graphs();
-    table_cap_ = std::max<int64_t>(2 * table_cap_, std::max<int64_t>(table_len + 1, 1024));
+    table_cap_ = (std::max<int64_t>(2 * table_cap_, std::max<int64_t>(table_len + 1, 1024)) + 3) / 4 * 4;
     table_dev_ = static_cast<int32_t*>(allocate(static_cast<size_t>(table_cap_) * 4, "the block table"));
+    if (table_host_ != nullptr) check_cuda(cudaFreeHost(table_host_), "cudaFreeHost(block table)");
+    table_host_ = nullptr;
+    check_cuda(cudaMallocHost(reinterpret_cast<void**>(&table_host_), static_cast<size_t>(table_cap_) * 4),
+               "cudaMallocHost(block table)");
   }
-  table_host_.assign(plan.block_table.begin(), plan.block_table.end());
-  table_host_.push_back(dummy_block);
-  check_cuda(
-      cudaMemcpyAsync(plan_dev_, plan_host_, static_cast<size_t>(6) * plan_slots_ * 4, cudaMemcpyHostToDevice, stream_),
-      "cudaMemcpyAsync(plan)");
-  // table_host_ is pageable: this copy is staged by the driver before the call returns.
-  check_cuda(cudaMemcpyAsync(table_dev_, table_host_.data(), table_host_.size() * 4, cudaMemcpyHostToDevice, stream_),
-             "cudaMemcpyAsync(block table)");
+  std::copy(plan.block_table.begin(), plan.block_table.end(), table_host_);
+  table_host_[table_len] = dummy_block;
+  // One launch moves what the step's kernels read (fetch_words.cuh): the used part of each plan segment and the
+  // table. A plain launch: it starts once every earlier kernel has finished with the previous plan.
+  const int64_t used = std::max<int64_t>({rows_b, logits_b, ns + 1});
+  cuda_kernels::fetch_words({.src = plan_host_,
+                             .dst = plan_dev_,
+                             .segments = 6,
+                             .seg_vecs = (used + 3) / 4,
+                             .stride_vecs = plan_slots_ / 4,
+                             .tail_src = table_host_,
+                             .tail_dst = table_dev_,
+                             .tail_vecs = (table_len + 1 + 3) / 4},
+                            stream_);
   upload_done_->record(stream_);
 
   plan_ = &plan;
