@@ -1,6 +1,5 @@
 // The CUDA backend's sampling and logprobs on the device (kernels/cuda/sample.cuh), on the logits of the last step.
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 
 #include "backend/cuda/cuda_backend_impl.h"
