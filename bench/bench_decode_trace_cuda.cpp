@@ -9,8 +9,9 @@
 // how far the kernel moves the step's last end forward (in start order, end_i - max(end of every earlier kernel), at
 // least 0), so that the exposed times plus the idle gaps sum to the traced span. Also the untraced step time (tracing
 // may change it: printed for comparison), the idle gap between steps (the host's turn: sampled tokens read back, the
-// next plan uploaded and its graph launched) and one step's first kernels in order. Engine as bench_decode_cuda:
-// greedy, invariant mode, one request per stream, a random prompt.
+// next plan uploaded and its graph launched; CUPTI slows the host's side, so this reads 10x the untraced gap that
+// CUDA events measure: docs/performance.md, 2026-12-04) and one step's first kernels in order. Engine as
+// bench_decode_cuda: greedy, invariant mode, one request per stream, a random prompt.
 #include <cuda_runtime.h>
 #include <cupti.h>
 #include <cxxabi.h>
@@ -209,7 +210,8 @@ int main(int argc, char** argv) {
         untraced_us, traced_wall_us, span_us / steps, idle_us / steps);
     if (between_n > 0)
       std::printf(
-          "between steps (no kernel from a step's last kernel to the next step's embedding): %.1f us mean, "
+          "between steps (no kernel from a step's last kernel to the next step's embedding; under CUPTI, an upper "
+          "bound): %.1f us mean, "
           "%.1f us max, over %d steps\n",
           between_us / between_n, between_max_us, between_n);
     std::vector<std::pair<std::pair<std::string, int>, Class>> rows(classes.begin(), classes.end());
