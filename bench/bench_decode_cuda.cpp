@@ -4,7 +4,7 @@
 // the lm_head and one embedding row, as bf16 on the GPU).
 //   bench_decode_cuda --model DIR [--streams 1,8] [--tokens 256] [--prompt-len 16] [--modes invariant,fast]
 //                     [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 13] [--split-size 512] [--split-min 0]
-//                     [--profile 0]
+//                     [--profile 0] [--async 1]
 // Each (mode, S) makes an Engine (backend cuda), warms it up (one request of 8 tokens, which also captures the decode
 // graphs), then submits S requests (distinct random prompts, ignore_eos, greedy) and steps until idle. decode tok/s
 // counts the tokens generated after every prompt was computed, over the time since then. --fuse: the CUDA backend's
@@ -14,12 +14,15 @@
 // until it has at most 8 splits, at most split-size: a function of its own position; other values give other bits).
 // --profile 1: cudaProfilerStart / Stop around the decode of run 1 only (for `ncu --profile-from-start off`, which then
 // sees the decode steps' kernels and not the start-up's GEMM tuning).
+// --async: the engine's async scheduling (1 on, the default; 0 off); a list (1,0) makes one engine per value and
+// interleaves their runs (an A/B under the same conditions; each engine holds its own weights on the GPU).
 #include <cuda_profiler_api.h>
 #include <cuda_runtime.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -85,7 +88,7 @@ using Clock = std::chrono::steady_clock;
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model_path, modes = "invariant,fast", streams = "1";
+  std::string model_path, modes = "invariant,fast", streams = "1", async_list = "1";
   int tokens = 256, prompt_len = 16, runs = 2;
   bool graphs = true, own_gemm = true, profile = false;
   unsigned fuse = backend::CudaBackendOptions{}.fuse;  // the backend's default
@@ -118,11 +121,13 @@ int main(int argc, char** argv) {
       split_min = std::stoi(next());
     else if (a == "--profile")
       profile = std::stoi(next()) != 0;
+    else if (a == "--async")
+      async_list = next();
     else {
       std::fprintf(stderr,
                    "usage: bench_decode_cuda --model DIR [--streams 1,8] [--tokens 256] [--prompt-len 16] "
                    "[--modes invariant,fast] [--graphs 1] [--runs 2] [--own-gemm 1] [--fuse 13] [--split-size 512] "
-                   "[--split-min 0] [--profile 0]\n");
+                   "[--split-min 0] [--profile 0] [--async 1]\n");
       return 2;
     }
   }
@@ -146,29 +151,36 @@ int main(int argc, char** argv) {
         "%d)\n",
         model_path.c_str(), load_s, bpt / 1e9, bound, fuse, split_size, split_min);
     std::printf(
-        "| mode | S | graphs | run | decode tok/s | ms/step | of bound | engine start s "
-        "|\n|---|---:|---|---:|---:|---:|---:|---:|\n");
+        "| mode | S | graphs | run | decode tok/s | ms/step | of bound | engine start s | async | fed steps "
+        "|\n|---|---:|---|---:|---:|---:|---:|---:|---|---:|\n");
     auto shared = backend::make_cuda_shared_resources(0);
     // --own-gemm 0: the invariant GEMM table without the own small-M kernel (cuBLASLt only), for comparison.
     std::dynamic_pointer_cast<verbatim::cuda::CudaResources>(shared)->set_own_gemm_kernel(own_gemm);
     for (const std::string& mode_name : {std::string("invariant"), std::string("fast")}) {
       if (modes.find(mode_name) == std::string::npos) continue;
       for (int s : parse_list(streams)) {
-        EngineOptions o;
-        o.backend = "cuda";
-        o.mode = parse_mode(mode_name);
-        o.max_batch_tokens = std::max(512, s * prompt_len);
-        o.max_logits = std::max(64, s);
-        o.max_running = std::max(64, s);
-        o.cuda_graphs = graphs;
-        o.cuda_fuse = fuse;
-        o.cuda_split_size = split_size;
-        o.cuda_split_min = split_min;
-        o.backend_shared = shared;
-        o.kv_cache_bytes = int64_t{4} << 30;
-        auto e0 = Clock::now();
-        Engine engine(*model, nullptr, o);
-        const double start_s = std::chrono::duration<double>(Clock::now() - e0).count();
+        std::vector<std::unique_ptr<Engine>> engines;
+        std::vector<bool> asyncs;
+        std::vector<double> start_s;
+        for (int async : parse_list(async_list)) {
+          EngineOptions o;
+          o.backend = "cuda";
+          o.mode = parse_mode(mode_name);
+          o.max_batch_tokens = std::max(512, s * prompt_len);
+          o.max_logits = std::max(64, s);
+          o.max_running = std::max(64, s);
+          o.cuda_graphs = graphs;
+          o.cuda_fuse = fuse;
+          o.cuda_split_size = split_size;
+          o.cuda_split_min = split_min;
+          o.backend_shared = shared;
+          o.kv_cache_bytes = int64_t{4} << 30;
+          o.async_scheduling = async != 0;
+          auto e0 = Clock::now();
+          engines.push_back(std::make_unique<Engine>(*model, nullptr, o));
+          start_s.push_back(std::chrono::duration<double>(Clock::now() - e0).count());
+          asyncs.push_back(async != 0);
+        }
         std::mt19937_64 rng(7);
         auto prompt = [&] {
           std::vector<int32_t> p(prompt_len);
@@ -179,29 +191,36 @@ int main(int argc, char** argv) {
         warm.max_tokens = 8;
         warm.ignore_eos = true;
         warm.sampling.temperature = 0;
-        for (int i = 0; i < s; ++i) engine.submit(prompt(), warm);
-        engine.run_until_idle();
+        for (auto& engine : engines) {
+          for (int i = 0; i < s; ++i) engine->submit(prompt(), warm);
+          engine->run_until_idle();
+        }
         for (int run = 1; run <= runs; ++run) {
-          RequestParams p = warm;
-          p.max_tokens = tokens;
-          for (int i = 0; i < s; ++i) engine.submit(prompt(), p);
-          // Prefill: until every prompt row is computed (the first step(s)); then decode.
-          engine.step();
-          while (engine.stats().prompt_tokens < static_cast<uint64_t>(run + 1) * s * prompt_len && engine.step()) {
+          for (size_t k = 0; k < engines.size(); ++k) {
+            Engine& engine = *engines[k];
+            RequestParams p = warm;
+            p.max_tokens = tokens;
+            for (int i = 0; i < s; ++i) engine.submit(prompt(), p);
+            // Prefill: until every prompt row is computed (the first step(s)); then decode.
+            engine.step();
+            while (engine.stats().prompt_tokens < static_cast<uint64_t>(run + 1) * s * prompt_len && engine.step()) {
+            }
+            const uint64_t gen0 = engine.stats().generated_tokens, steps0 = engine.stats().steps,
+                           fed0 = engine.stats().fed_steps;
+            const bool profiled = profile && run == 1 && k == 0;
+            if (profiled) cudaProfilerStart();
+            auto d0 = Clock::now();
+            engine.run_until_idle();
+            if (profiled) cudaProfilerStop();
+            const double ds = std::chrono::duration<double>(Clock::now() - d0).count();
+            const uint64_t gen = engine.stats().generated_tokens - gen0, steps = engine.stats().steps - steps0;
+            const double tps = gen / ds;
+            std::printf("| %s | %d | %s | %d | %.1f | %.3f | %.1f%% | %.1f | %s | %llu |\n", mode_name.c_str(), s,
+                        graphs ? "on" : "off", run, tps, ds * 1e3 / std::max<uint64_t>(steps, 1),
+                        s == 1 ? 100.0 * tps / bound : 100.0 * tps / s / bound, start_s[k], asyncs[k] ? "on" : "off",
+                        static_cast<unsigned long long>(engine.stats().fed_steps - fed0));
+            std::fflush(stdout);
           }
-          const uint64_t gen0 = engine.stats().generated_tokens, steps0 = engine.stats().steps;
-          const bool profiled = profile && run == 1;
-          if (profiled) cudaProfilerStart();
-          auto d0 = Clock::now();
-          engine.run_until_idle();
-          if (profiled) cudaProfilerStop();
-          const double ds = std::chrono::duration<double>(Clock::now() - d0).count();
-          const uint64_t gen = engine.stats().generated_tokens - gen0, steps = engine.stats().steps - steps0;
-          const double tps = gen / ds;
-          std::printf("| %s | %d | %s | %d | %.1f | %.3f | %.1f%% | %.1f |\n", mode_name.c_str(), s,
-                      graphs ? "on" : "off", run, tps, ds * 1e3 / std::max<uint64_t>(steps, 1),
-                      s == 1 ? 100.0 * tps / bound : 100.0 * tps / s / bound, start_s);
-          std::fflush(stdout);
         }
       }
     }

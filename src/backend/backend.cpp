@@ -81,5 +81,13 @@ void Backend::token_logprobs(Act, std::span<const int32_t>, std::span<const int3
   fail(name() + " backend", "cannot compute logprobs on the device");
 }
 
+void Backend::sample_async(Act, std::span<const SampleSpec>) {
+  fail(name() + " backend", "cannot sample asynchronously");
+}
+
+void Backend::sample_wait(std::span<SampleResult>) {
+  fail(name() + " backend", "cannot sample asynchronously");
+}
+
 }  // namespace backend
 }  // namespace verbatim

@@ -161,6 +161,19 @@ class Backend {
   virtual bool can_sample() const { return false; }
   virtual void sample(Act x, std::span<const SampleSpec> specs, std::span<SampleResult> out);
   virtual void token_logprobs(Act x, std::span<const int32_t> rows, std::span<const int32_t> tokens, float* out);
+
+  // Async sampling and fed steps (backends where can_feed(); the engine's async scheduling): sample_async enqueues
+  // what sample() computes and returns before the results exist; sample_wait(out) waits for the oldest pending one
+  // and fills out (one result per spec). At most kMaxPendingSamples are pending; sample() and token_logprobs() need
+  // none pending. A plan given to begin_step after a sample_async may name that call's results in StepPlan::fed: the
+  // backend puts their tokens into the step's rows on the device, so that the step is enqueued before the host has
+  // seen them. A fed token that is -1 (no finite logit) becomes 0; the engine fails the step before that one's results
+  // are used. Each throws Error on bad input or misuse (a fed plan with no sample_async before it, an index outside
+  // its results, too many pending).
+  static constexpr int kMaxPendingSamples = 2;
+  virtual bool can_feed() const { return false; }
+  virtual void sample_async(Act x, std::span<const SampleSpec> specs);
+  virtual void sample_wait(std::span<SampleResult> out);
 };
 
 // The arithmetic of the CPU backend's linear layers (the option cpu_matmul):

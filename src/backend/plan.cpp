@@ -13,6 +13,14 @@ void StepPlan::clear() {
   seqs.clear();
   block_table.clear();
   logit_rows.clear();
+  fed.clear();
+}
+
+void StepPlan::feed(int32_t row, int32_t result) {
+  if (row < 0 || row >= n_rows()) fail("step plan", "fed row " + std::to_string(row) + " out of range");
+  if (result < 0) fail("step plan", "fed row " + std::to_string(row) + " names result " + std::to_string(result));
+  fed.resize(tokens.size(), -1);
+  fed[static_cast<size_t>(row)] = result;
 }
 
 void StepPlan::add_seq(std::span<const int32_t> chunk, int32_t start_pos, std::span<const int32_t> blocks,
@@ -32,12 +40,16 @@ void StepPlan::add_seq(std::span<const int32_t> chunk, int32_t start_pos, std::s
   }
   block_table.insert(block_table.end(), blocks.begin(), blocks.end());
   seqs.push_back(s);
+  if (!fed.empty()) fed.resize(tokens.size(), -1);
 }
 
 void StepPlan::validate(int num_blocks, int block_size, int vocab_size) const {
   auto bad = [](const std::string& what) { fail("step plan", what); };
   const int n = n_rows();
   if (positions.size() != tokens.size() || row_seq.size() != tokens.size()) bad("row arrays differ in length");
+  if (!fed.empty() && fed.size() != tokens.size()) bad("fed rows differ in length from the rows");
+  for (size_t r = 0; r < fed.size(); ++r)
+    if (fed[r] < -1) bad("row " + std::to_string(r) + " fed from result " + std::to_string(fed[r]));
   int32_t expect_row = 0;
   for (size_t si = 0; si < seqs.size(); ++si) {
     const Seq& s = seqs[si];

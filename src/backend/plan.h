@@ -27,6 +27,10 @@ struct StepPlan {
   std::vector<Seq> seqs;             // [n_seqs]
   std::vector<int32_t> block_table;  // concatenated block ids of every sequence
   std::vector<int32_t> logit_rows;   // [n_logits] rows whose logits the step returns, ascending
+  // Fed rows (async scheduling; backends where can_feed()): empty, or [n_rows] where fed[r] >= 0 makes row r's token
+  // the token of result fed[r] of the backend's latest sample_async (the step before, still running), and -1 keeps
+  // tokens[r]. A fed row's entry in tokens is a placeholder (0): the host does not know the token yet.
+  std::vector<int32_t> fed;
 
   enum class Logits { None, Last, All };
 
@@ -37,6 +41,10 @@ struct StepPlan {
   // Appends a sequence's chunk: `chunk` tokens at positions start_pos, start_pos+1, ...; `blocks` must cover every
   // position up to the chunk's last. Logits of none, the last or all of the chunk's rows.
   void add_seq(std::span<const int32_t> chunk, int32_t start_pos, std::span<const int32_t> blocks, Logits logits);
+
+  // Makes row `row`'s token that of result `result` of the latest sample_async (fed above).
+  void feed(int32_t row, int32_t result);
+  bool has_fed() const { return !fed.empty(); }
 
   // Checks every index against the cache and the vocabulary; throws Error("step plan: ...") on the first violation.
   void validate(int num_blocks, int block_size, int vocab_size) const;

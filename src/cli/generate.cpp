@@ -208,6 +208,10 @@ void register_generate(CLI::App& app, int& exit_code) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-running", opt->engine.max_running, "most concurrent sequences")->check(CLI::PositiveNumber);
   cmd->add_flag(
+      "--no-async-scheduling", [opt](int64_t) { opt->engine.async_scheduling = false; },
+      "cuda: read each decode step's tokens before enqueuing the next (default: the next is enqueued first; same "
+      "bits)");
+  cmd->add_flag(
       "--no-prefix-cache", [opt](int64_t) { opt->engine.prefix_caching = false; }, "disable prefix caching");
   cmd->callback([opt, cmd, &exit_code] {
     if (opt->reference && opt->engine.cpu_matmul != backend::CpuMatmul::Fp32)

@@ -134,6 +134,10 @@ void register_serve(CLI::App& app, int& exit_code) {
                   "most tokens (prompt + completion) per request, below the model's context (0: the model's)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag(
+      "--no-async-scheduling", [opt](int64_t) { opt->engine.async_scheduling = false; },
+      "cuda: read each decode step's tokens before enqueuing the next (default: the next is enqueued first; same "
+      "bits)");
+  cmd->add_flag(
       "--no-prefix-cache", [opt](int64_t) { opt->engine.prefix_caching = false; }, "disable prefix caching");
   cmd->callback([opt, &exit_code] { exit_code = run_serve(*opt); });
 }

@@ -111,19 +111,22 @@ Engine::Engine(const Model& model, const Tokenizer* tokenizer, const EngineOptio
     : model_(model), tokenizer_(tokenizer), opt_(options) {
   opt_.validate();
   const ModelConfig& cfg = model.config;
-  backend_ = backend::make_backend({.name = opt_.backend,
-                                    .mode = opt_.mode,
-                                    .threads = opt_.threads,
-                                    .cpu_matmul = opt_.cpu_matmul,
-                                    .cpu_kv = opt_.cpu_kv,
-                                    .max_rows = opt_.max_batch_tokens,
-                                    .max_logits = opt_.max_logits,
-                                    .graphs = opt_.cuda_graphs,
-                                    .fuse = opt_.cuda_fuse,
-                                    .split_size = opt_.cuda_split_size,
-                                    .split_min = opt_.cuda_split_min,
-                                    .memory_budget_bytes = opt_.gpu_memory_bytes,
-                                    .shared = opt_.backend_shared});
+  std::unique_ptr<backend::Backend> made = backend::make_backend({.name = opt_.backend,
+                                                                  .mode = opt_.mode,
+                                                                  .threads = opt_.threads,
+                                                                  .cpu_matmul = opt_.cpu_matmul,
+                                                                  .cpu_kv = opt_.cpu_kv,
+                                                                  .max_rows = opt_.max_batch_tokens,
+                                                                  .max_logits = opt_.max_logits,
+                                                                  .graphs = opt_.cuda_graphs,
+                                                                  .fuse = opt_.cuda_fuse,
+                                                                  .split_size = opt_.cuda_split_size,
+                                                                  .split_min = opt_.cuda_split_min,
+                                                                  .memory_budget_bytes = opt_.gpu_memory_bytes,
+                                                                  .shared = opt_.backend_shared});
+  backend_ = opt_.wrap_backend ? opt_.wrap_backend(std::move(made)) : std::move(made);
+  if (backend_ == nullptr) fail("wrap_backend", "returned no backend");
+  async_ = opt_.async_scheduling && backend_->can_sample() && backend_->can_feed();
   int num_blocks = opt_.num_blocks;
   // A GPU memory budget sizes the cache from what the weights leave (LlamaForward asks the backend: num_blocks 0).
   const bool from_budget = num_blocks == 0 && opt_.backend == "cuda" && opt_.gpu_memory_bytes > 0;
@@ -152,7 +155,9 @@ Engine::Engine(const Model& model, const Tokenizer* tokenizer, const EngineOptio
   eos_ids_ = end_of_sequence_ids(model, tokenizer);
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  abandon_in_flight();  // no sample of this engine's may still be pending when the backend goes
+}
 
 std::string Engine::backend_name() const {
   return backend_->name();
@@ -199,7 +204,7 @@ void Engine::cancel(uint64_t id) {
 }
 
 bool Engine::idle() const {
-  return scheduler_->idle();
+  return scheduler_->idle() && in_flight_.empty();
 }
 
 void Engine::run_until_idle() {
@@ -214,33 +219,94 @@ bool Engine::is_eos(const Request& r, int32_t token) const {
 }
 
 bool Engine::step() {
-  std::vector<ScheduledSeq> batch = scheduler_->schedule(plan_);
-  if (batch.empty()) return false;
+  try {
+    return step_impl();
+  } catch (...) {
+    abandon_in_flight();
+    throw;
+  }
+}
+
+bool Engine::step_impl() {
+  if (in_flight_.empty()) {
+    std::vector<ScheduledSeq> batch = scheduler_->schedule(plan_);
+    if (batch.empty()) return false;
+    in_flight_.push_back(launch(std::move(batch), /*fed=*/false));
+  }
+  // Async scheduling: the step after the oldest one in flight is enqueued before that one's results are read, so the
+  // device goes from one to the next without waiting for the host.
+  if (async_ && in_flight_.size() == 1) launch_fed_after(in_flight_.front());
+  Launched done = std::move(in_flight_.front());
+  in_flight_.pop_front();
+  complete(done);
+  release_retired();
+  return true;
+}
+
+Engine::Launched Engine::launch(std::vector<ScheduledSeq> batch, bool fed) {
+  Launched l;
+  l.batch = std::move(batch);
+  l.fed = fed;
   // Backends that sample on the device (cuda) keep the logits there: the engine asks for (token, logprob, top-n) of
   // the rows it samples and the logprobs of the prompt tokens it scores, with the same definitions as sampler.h.
-  const bool on_device = backend_->can_sample();
-  forward_->execute(plan_, on_device ? nullptr : logits_.data());
+  l.device = backend_->can_sample();
+  forward_->execute(plan_, l.device ? nullptr : logits_.data());
   counters_.steps++;
+  if (fed) counters_.fed_steps++;
+  if (l.device) device_sample(l);
+  for (const ScheduledSeq& s : l.batch) s.request->in_flight++;
+  return l;
+}
+
+void Engine::launch_fed_after(const Launched& l) {
+  // Only behind a step whose samples are still pending (so: on the device, no prompt logprobs), where every request
+  // it carries samples there and may sample again: the fed step is then the step schedule() would build next. A
+  // request retired meanwhile (cancelled) is left out.
+  if (!l.pending) return;
+  std::vector<Request*> requests;
+  std::vector<int32_t> fed;
+  for (size_t bi = 0; bi < l.batch.size(); ++bi) {
+    Request& r = *l.batch[bi].request;
+    if (r.finished) continue;
+    const int size = static_cast<int>(r.tokens.size());
+    if (l.spec_of[bi] < 0 || r.num_computed + l.batch[bi].n_rows != size) return;
+    if (r.generated() + 1 >= r.params.max_tokens || size + 1 >= model_.config.max_seq_len) return;
+    requests.push_back(&r);
+    fed.push_back(l.spec_of[bi]);
+  }
+  if (requests.empty()) return;
+  std::vector<ScheduledSeq> batch = scheduler_->schedule_fed(plan_, requests, fed);
+  if (batch.empty()) return;
+  in_flight_.push_back(launch(std::move(batch), /*fed=*/true));
+}
+
+void Engine::complete(Launched& l) {
+  for (const ScheduledSeq& s : l.batch) s.request->in_flight--;
+  if (l.pending) {
+    l.pending = false;
+    backend_->sample_wait(l.samples);
+  }
   const int vocab = model_.config.vocab_size;
   auto logits_row = [&](int i) {
     return std::span<const float>(logits_.data() + static_cast<size_t>(i) * vocab, vocab);
   };
-  std::vector<backend::SampleResult> device_samples;
-  std::vector<float> device_logprobs;
-  if (on_device) device_sample(batch, device_samples, device_logprobs);
   HostSamples host_samples;
-  if (!on_device) host_samples = sample_on_host(batch, logits_.data(), vocab, opt_.threads);
-  size_t next_sample = 0, next_logprob = 0;
+  if (!l.device) host_samples = sample_on_host(l.batch, logits_.data(), vocab, opt_.threads);
 
-  for (size_t bi = 0; bi < batch.size(); ++bi) {
-    const ScheduledSeq& s = batch[bi];
+  for (size_t bi = 0; bi < l.batch.size(); ++bi) {
+    const ScheduledSeq& s = l.batch[bi];
     Request& r = *s.request;
+    if (r.finished) {  // retired while the step ran (a cancel, or a stop in the step before): its rows are dropped
+      counters_.dropped_rows += static_cast<uint64_t>(s.n_rows);
+      continue;
+    }
     if (r.params.prompt_logprobs) {
+      size_t k = l.device ? static_cast<size_t>(l.logprob_of[bi]) : 0;
       for (int j = 0; j < s.n_rows; ++j) {
         const int next = r.num_computed + j + 1;  // the row at position next-1 predicts token `next`
         if (next < r.prompt_len)
-          r.out.prompt_logprobs[next] = on_device ? device_logprobs[next_logprob++]
-                                                  : token_logprob(logits_row(s.first_logit + j), r.tokens[next]);
+          r.out.prompt_logprobs[next] =
+              l.device ? l.logprobs[k++] : token_logprob(logits_row(s.first_logit + j), r.tokens[next]);
       }
     }
     const int prompt_rows = std::max(0, std::min(r.num_computed + s.n_rows, r.prompt_len) - r.num_computed);
@@ -255,8 +321,9 @@ bool Engine::step() {
     // The request is caught up: sample its next token from the logits of its last row. The RNG index is the
     // token's index in the completion, so recomputation after preemption draws the same number.
     SampledToken tok;
-    if (on_device) {
-      const backend::SampleResult& d = device_samples[next_sample++];
+    if (l.device) {
+      if (l.spec_of[bi] < 0) fail("engine", "request " + std::to_string(r.id) + " has no sample in its step");
+      const backend::SampleResult& d = l.samples[static_cast<size_t>(l.spec_of[bi])];
       if (d.token < 0) fail("logits", "every logit is -inf or NaN");
       tok.token = d.token;
       tok.logprob = d.logprob;
@@ -268,42 +335,82 @@ bool Engine::step() {
     r.tokens.push_back(tok.token);
     after_token(r, tok);
   }
-  return true;
 }
 
-void Engine::device_sample(const std::vector<ScheduledSeq>& batch, std::vector<backend::SampleResult>& samples,
-                           std::vector<float>& logprobs) {
-  // The same decisions as step()'s loop, in the same order, before any request changes.
+void Engine::release_retired() {
+  for (auto it = retired_.begin(); it != retired_.end();) {
+    if ((*it)->in_flight == 0) {
+      blocks_->release((*it)->kv);
+      it = retired_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Engine::abandon_in_flight() noexcept {
+  // The dropped steps' rows were never applied to their requests (nothing counts them computed), so later steps run
+  // them again; the K/V they wrote sit at positions that every step writes before it reads them.
+  for (Launched& l : in_flight_) {
+    for (const ScheduledSeq& s : l.batch) s.request->in_flight--;
+    if (l.pending) {
+      try {
+        backend_->sample_wait(l.samples);
+      } catch (...) {  // the error that brought us here is the one that propagates
+      }
+    }
+  }
+  in_flight_.clear();
+  release_retired();
+}
+
+void Engine::device_sample(Launched& l) {
+  // The same decisions as complete()'s loop, in the same order, before any request changes. A fed step is built
+  // before the step ahead of it is applied: by its completion each of its requests is caught up (its K/V computed
+  // up to the fed row's position, tokens.size() now) and has one token more.
+  const int ahead = l.fed ? 1 : 0;
   std::vector<backend::SampleSpec> specs;
   std::vector<int32_t> rows, tokens;
-  for (const ScheduledSeq& s : batch) {
+  l.spec_of.assign(l.batch.size(), -1);
+  l.logprob_of.assign(l.batch.size(), 0);
+  for (size_t bi = 0; bi < l.batch.size(); ++bi) {
+    const ScheduledSeq& s = l.batch[bi];
     const Request& r = *s.request;
+    const int computed = l.fed ? static_cast<int>(r.tokens.size()) : r.num_computed;
+    l.logprob_of[bi] = static_cast<int>(rows.size());
     if (r.params.prompt_logprobs) {
       for (int j = 0; j < s.n_rows; ++j) {
-        const int next = r.num_computed + j + 1;
+        const int next = computed + j + 1;
         if (next < r.prompt_len) {
           rows.push_back(s.first_logit + j);
           tokens.push_back(r.tokens[next]);
         }
       }
     }
-    const int computed = r.num_computed + s.n_rows;
-    if (computed < static_cast<int>(r.tokens.size()) || r.generated() >= r.params.max_tokens) continue;
+    const int generated = r.generated() + ahead;
+    if (computed + s.n_rows < static_cast<int>(r.tokens.size()) + ahead || generated >= r.params.max_tokens) continue;
     const SamplingParams& p = r.params.sampling;
+    l.spec_of[bi] = static_cast<int>(specs.size());
     specs.push_back({.row = s.first_logit + s.n_logits - 1,
                      .temperature = p.temperature,
                      .top_k = p.top_k,
                      .top_p = p.top_p,
                      .min_p = p.min_p,
                      .seed = p.seed,
-                     .token_index = static_cast<uint64_t>(r.generated()),
+                     .token_index = static_cast<uint64_t>(generated),
                      .top_logprobs = p.top_logprobs});
   }
   const backend::Act logits = forward_->logits_buffer();
-  logprobs.resize(rows.size());
-  if (!rows.empty()) backend_->token_logprobs(logits, rows, tokens, logprobs.data());
-  samples.resize(specs.size());
-  if (!specs.empty()) backend_->sample(logits, specs, samples);
+  l.logprobs.resize(rows.size());
+  if (!rows.empty()) backend_->token_logprobs(logits, rows, tokens, l.logprobs.data());
+  l.samples.resize(specs.size());
+  if (specs.empty()) return;
+  if (async_ && rows.empty()) {
+    backend_->sample_async(logits, specs);  // complete() waits for it
+    l.pending = true;
+  } else {
+    backend_->sample(logits, specs, l.samples);
+  }
 }
 
 void Engine::after_token(Request& r, const SampledToken& s) {
@@ -386,12 +493,22 @@ void Engine::finish(Request& r, FinishReason reason) {
   if (it == active_.end()) return;
   std::unique_ptr<Request> owned = std::move(it->second);
   active_.erase(it);
-  scheduler_->remove(owned.get());
+  // A step still in flight writes K/V into this request's blocks: they are released when it completes.
+  if (owned->in_flight > 0) {
+    scheduler_->detach(owned.get());
+  } else {
+    scheduler_->remove(owned.get());
+  }
   if (owned->out.finish_reason == FinishReason::None) {
     owned->out.finish_reason = reason;
     emit_text(*owned, nullptr, true);  // no token with this event: a cancel, or max_tokens reached while scoring
   }
   finished_.emplace(owned->id, std::move(owned->out));
+  if (owned->in_flight > 0) {
+    owned->finished = true;
+    owned->on_event = {};
+    retired_.push_back(std::move(owned));
+  }
 }
 
 std::optional<RequestOutput> Engine::take_output(uint64_t id) {

@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -55,6 +57,14 @@ struct EngineOptions {
                                  // and num_blocks == 0, the KV cache gets what the budget leaves
   std::shared_ptr<backend::SharedResources> backend_shared;  // device state shared between engines (tests): each
                                                              // GEMM shape is tuned once; null: the engine's own
+  // Async scheduling, where the backend can feed (cuda): while a decode step runs on the device, the engine enqueues
+  // the next one (the same requests, each row's token the one the running step samples, put in place on the device)
+  // before it reads the running step's results, so the device does not wait for the host between decode steps. Only
+  // where the next step is what schedule() would build anyway (every request caught up and short of its limits,
+  // nobody waiting); a request that stops meanwhile has its extra row dropped. Never changes an output bit.
+  bool async_scheduling = true;
+  // Testing: wraps the backend the engine makes (tests/support/feeding_backend.h runs the async path on the CPU).
+  std::function<std::unique_ptr<backend::Backend>(std::unique_ptr<backend::Backend>)> wrap_backend;
 
   void validate() const;  // throws Error naming the option
 };
@@ -70,6 +80,8 @@ struct EngineStats {
   uint64_t prefix_cache_queries = 0;  // blocks looked up
   uint64_t prompt_tokens = 0;         // computed prompt rows (cache hits excluded)
   uint64_t generated_tokens = 0;
+  uint64_t fed_steps = 0;     // async scheduling: steps enqueued before the step ahead's tokens were read
+  uint64_t dropped_rows = 0;  // rows of fed steps whose request had finished (their results unused)
 };
 
 // The tokens that end generation for this model: the config's EOS ids, the tokenizer's, and for llama2.c
@@ -90,7 +102,8 @@ class Engine {
   // Finishes a request as Cancelled and frees its KV blocks now. Unknown or finished ids are ignored.
   void cancel(uint64_t id);
 
-  // Runs one step: schedule, execute, sample, stream. Returns false when there was nothing to run.
+  // Runs one step: schedule, execute, sample, stream. Returns false when there was nothing to run. With async
+  // scheduling a call completes one step (its tokens streamed) and may leave the next one running on the device.
   bool step();
   void run_until_idle();
   bool idle() const;
@@ -108,9 +121,26 @@ class Engine {
   std::string backend_name() const;
 
  private:
+  // A step whose work is enqueued on the backend and whose results are not applied yet.
+  struct Launched {
+    std::vector<ScheduledSeq> batch;
+    bool fed = false;             // built by schedule_fed: every request one step ahead of its state at launch
+    bool device = false;          // sampled on the backend (else the host samples logits_ at completion)
+    bool pending = false;         // its samples are the backend's pending sample_async
+    std::vector<int> spec_of;     // [batch] its sample's index, -1 where the sequence samples nothing this step
+    std::vector<int> logprob_of;  // [batch] its first prompt logprob's index in logprobs
+    std::vector<backend::SampleResult> samples;
+    std::vector<float> logprobs;  // prompt logprobs (device)
+  };
+
+  bool step_impl();
+  Launched launch(std::vector<ScheduledSeq> batch, bool fed);
+  void device_sample(Launched& l);
+  void complete(Launched& l);
+  void launch_fed_after(const Launched& l);  // enqueues the fed step after l (in_flight_) where it may
+  void release_retired();
+  void abandon_in_flight() noexcept;  // after an error: drops the steps in flight (their rows are redone later)
   void finish(Request& r, FinishReason reason);
-  void device_sample(const std::vector<ScheduledSeq>& batch, std::vector<backend::SampleResult>& samples,
-                     std::vector<float>& logprobs);
   void after_token(Request& r, const SampledToken& s);
   void emit_text(Request& r, const SampledToken* s, bool finished);
   bool is_eos(const Request& r, int32_t token) const;
@@ -129,6 +159,9 @@ class Engine {
   StepPlan plan_;
   std::vector<float> logits_;  // [max_logits, vocab]
   EngineStats counters_;
+  bool async_ = false;                             // async scheduling on (the option, and the backend can feed)
+  std::deque<Launched> in_flight_;                 // enqueued, not completed, oldest first (at most two)
+  std::vector<std::unique_ptr<Request>> retired_;  // finished with rows still in flight
 };
 
 }  // namespace verbatim

@@ -65,7 +65,10 @@ struct Request {
   EventCallback on_event;
   std::unique_ptr<StreamDecoder> decoder;  // when the engine has a tokenizer
   std::string pending_text;                // decoded text not yet emitted (held back while it may start a stop string)
-  bool cancel_requested = false;
+  // Async scheduling: steps enqueued on the backend and not completed yet that hold rows of this request. A request
+  // that finishes (a stop, a cancel) while one does keeps its blocks, retired, until those steps complete.
+  int in_flight = 0;
+  bool finished = false;  // retired: its rows in steps still in flight are dropped when they complete
 
   int generated() const { return static_cast<int>(tokens.size()) - prompt_len; }
 };

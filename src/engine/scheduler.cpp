@@ -17,9 +17,13 @@ void Scheduler::add(Request* request) {
 }
 
 void Scheduler::remove(Request* request) {
+  detach(request);
+  blocks_.release(request->kv);
+}
+
+void Scheduler::detach(Request* request) {
   waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), request), waiting_.end());
   running_.erase(std::remove(running_.begin(), running_.end(), request), running_.end());
-  blocks_.release(request->kv);
 }
 
 int Scheduler::chunk_limit(int remaining, int budget) {
@@ -115,6 +119,41 @@ std::vector<ScheduledSeq> Scheduler::schedule(StepPlan& plan) {
     running_.push_back(r);
     emit(r, n);
   }
+  return out;
+}
+
+std::vector<ScheduledSeq> Scheduler::schedule_fed(StepPlan& plan, std::span<Request* const> requests,
+                                                  std::span<const int32_t> fed) {
+  plan.clear();
+  if (requests.size() != fed.size()) fail("scheduler", "schedule_fed: one fed result per request");
+  if (requests.empty() || requests.size() != running_.size()) return {};
+  // schedule() would admit a waiting request only with room in the running batch and rows left in the step's budget.
+  const bool could_admit = !waiting_.empty() && static_cast<int>(running_.size()) < opt_.max_running &&
+                           static_cast<int>(requests.size()) < opt_.max_batch_tokens;
+  if (could_admit) return {};
+  if (opt_.preempt_interval > 0 && (step_counter_ + 1) % opt_.preempt_interval == 0) return {};
+  if (static_cast<int>(requests.size()) > std::min(opt_.max_batch_tokens, opt_.max_logits)) return {};
+  for (Request* r : requests)
+    if (std::find(running_.begin(), running_.end(), r) == running_.end()) return {};
+  for (Request* r : requests)
+    if (!blocks_.reserve(r->kv, static_cast<int>(r->tokens.size()) + 1)) return {};
+  std::vector<ScheduledSeq> out;
+  out.reserve(requests.size());
+  const int32_t placeholder = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    Request* r = requests[i];
+    ScheduledSeq s;
+    s.request = r;
+    s.first_row = plan.n_rows();
+    s.n_rows = 1;
+    s.first_logit = plan.n_logits();
+    s.n_logits = 1;
+    plan.add_seq(std::span<const int32_t>(&placeholder, 1), static_cast<int32_t>(r->tokens.size()), r->kv.blocks,
+                 StepPlan::Logits::Last);
+    plan.feed(s.first_row, fed[i]);
+    out.push_back(s);
+  }
+  ++step_counter_;
   return out;
 }
 

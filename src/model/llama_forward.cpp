@@ -106,6 +106,8 @@ LlamaForward::LlamaForward(const Model& model, backend::Backend& backend, const 
 
 void LlamaForward::execute(const StepPlan& plan, float* logits) {
   plan.validate(opt_.num_blocks, opt_.block_size, cfg_.vocab_size);
+  if (plan.has_fed() && !be_.can_feed())
+    fail("step plan", "fed rows (async scheduling) on the " + be_.name() + " backend, which cannot feed");
   if (plan.n_rows() == 0) return;
   if (plan.n_rows() > opt_.max_rows)
     fail("step plan", std::to_string(plan.n_rows()) + " rows, more than max_rows " + std::to_string(opt_.max_rows));

@@ -66,6 +66,12 @@ std::string Metrics::render(const ServingGauges& g) const {
   o << "verbatim_prefix_cache_hits_total " << g.engine.prefix_cache_hits << '\n';
   header("verbatim_prefix_cache_queries_total", "counter", "Full KV blocks looked up in the prefix cache.");
   o << "verbatim_prefix_cache_queries_total " << g.engine.prefix_cache_queries << '\n';
+  header("verbatim_engine_fed_steps_total", "counter",
+         "Async scheduling: steps enqueued before the tokens of the step ahead were read.");
+  o << "verbatim_engine_fed_steps_total " << g.engine.fed_steps << '\n';
+  header("verbatim_engine_dropped_rows_total", "counter",
+         "Async scheduling: rows of fed steps whose request had finished meanwhile (results unused).");
+  o << "verbatim_engine_dropped_rows_total " << g.engine.dropped_rows << '\n';
   header("verbatim_draining", "gauge", "1 while the server drains for shutdown.");
   o << "verbatim_draining " << (g.draining ? 1 : 0) << '\n';
   header("verbatim_step_seconds", "histogram", "Duration of one engine step.");

@@ -4,8 +4,9 @@
 //    |logit| (bf16 matmul inputs and a bf16 KV cache on the GPU; fp32 everywhere on the CPU);
 //  - a row's logits are bitwise the same in a one-shot prefill, in random chunks and as decode steps, and beside
 //    other sequences;
-//  - the engine's greedy and seeded outputs (tokens, logprobs) are bitwise the same with CUDA graphs on and off, for a
-//    batch of requests of different lengths;
+//  - the engine's greedy and seeded outputs (tokens, logprobs) are bitwise the same with CUDA graphs on and off and
+//    with async scheduling on and off (with stop tokens and a cancel while a fed step runs), for a batch of requests
+//    of different lengths;
 //  - the decode-step fusions (residual + scaled-norm prep, residual and SwiGLU epilogues) change no logit bit;
 //  - a norm not read by a stacked GEMM is the plain RMSNorm in an fp32 output too (invariant and fast mode);
 //  - errors: a step with more rows than the verified GEMM range is refused.
@@ -178,7 +179,8 @@ TEST_P(CudaBackendFlavour, DecodeGraphsReplayAndMatchEager) {
   EXPECT_EQ(dynamic_cast<cuda::CudaBackend*>(goff.get())->graph_captures(), 0);
 }
 
-// Greedy and seeded outputs with graphs on == off, bitwise, for a batch of requests of different lengths.
+// Greedy and seeded outputs with graphs on == off and async scheduling on == off, bitwise, for a batch of requests of
+// different lengths.
 TEST_P(CudaBackendFlavour, GraphsOnEqualGraphsOff) {
   REQUIRE_GPU();
   const testing::TinySpec spec = flavours()[GetParam()];
@@ -199,31 +201,61 @@ TEST_P(CudaBackendFlavour, GraphsOnEqualGraphsOff) {
     params.push_back(p);
   }
   auto shared = backend::make_cuda_shared_resources(0);
-  auto run = [&](bool graphs) {
+  // stop_at: per request, a token that ends it (-1: none); cancel_at: a step after which request 0 is cancelled.
+  auto run = [&](bool graphs, bool async, const std::vector<int32_t>& stop_at, int cancel_at, EngineStats* stats) {
     EngineOptions o;
     o.backend = "cuda";
     o.num_blocks = 256;
     o.block_size = 8;
     o.max_batch_tokens = 64;
     o.cuda_graphs = graphs;
+    o.async_scheduling = async;
     o.backend_shared = shared;
     Engine e(*model, nullptr, o);
     std::vector<uint64_t> ids;
-    for (size_t i = 0; i < prompts.size(); ++i) ids.push_back(e.submit(prompts[i], params[i]));
-    e.run_until_idle();
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      RequestParams p = params[i];
+      if (!stop_at.empty() && stop_at[i] >= 0) p.stop_token_ids = {stop_at[i]};
+      ids.push_back(e.submit(prompts[i], p));
+    }
+    for (int step = 0; e.step(); ++step)
+      if (step == cancel_at) e.cancel(ids[0]);
+    EXPECT_EQ(e.stats().kv_blocks_used, 0);
+    if (stats != nullptr) *stats = e.stats();
     std::vector<RequestOutput> outs;
     for (uint64_t id : ids) outs.push_back(*e.take_output(id));
     return outs;
   };
-  const auto off = run(false), on = run(true);
-  ASSERT_EQ(off.size(), on.size());
-  for (size_t i = 0; i < off.size(); ++i) {
-    EXPECT_EQ(off[i].tokens, on[i].tokens) << spec.label << " request " << i;
-    ASSERT_EQ(off[i].logprobs.size(), on[i].logprobs.size());
-    EXPECT_EQ(std::memcmp(off[i].logprobs.data(), on[i].logprobs.data(), off[i].logprobs.size() * 4), 0)
-        << spec.label << " request " << i << " logprobs";
-    EXPECT_EQ(off[i].top_logprobs, on[i].top_logprobs) << spec.label << " request " << i;
+  auto expect_same = [&](const std::vector<RequestOutput>& a, const std::vector<RequestOutput>& b, const char* what,
+                         size_t from) {
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = from; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].tokens, b[i].tokens) << spec.label << " " << what << " request " << i;
+      ASSERT_EQ(a[i].logprobs.size(), b[i].logprobs.size());
+      EXPECT_EQ(std::memcmp(a[i].logprobs.data(), b[i].logprobs.data(), a[i].logprobs.size() * 4), 0)
+          << spec.label << " " << what << " request " << i << " logprobs";
+      EXPECT_EQ(a[i].top_logprobs, b[i].top_logprobs) << spec.label << " " << what << " request " << i;
+      EXPECT_EQ(a[i].finish_reason, b[i].finish_reason) << spec.label << " " << what << " request " << i;
+    }
+  };
+  EngineStats st;
+  const auto off = run(false, false, {}, -1, &st);
+  EXPECT_EQ(st.fed_steps, 0u);
+  expect_same(off, run(true, false, {}, -1, nullptr), "graphs on", 0);
+  // Async scheduling (fed steps, the fed tokens put in place on the device), with graphs off and on.
+  for (const bool graphs : {false, true}) {
+    expect_same(off, run(graphs, true, {}, -1, &st), graphs ? "async, graphs on" : "async, graphs off", 0);
+    EXPECT_GT(st.fed_steps, 0u) << "no step was fed";
+    EXPECT_EQ(st.dropped_rows, 0u);
   }
+  // Stop tokens landing while the next step already runs, and a cancel: the same outputs as the synchronous engine.
+  std::vector<int32_t> stop_at(prompts.size(), -1);
+  for (size_t i = 1; i < prompts.size(); i += 2) stop_at[i] = off[i].tokens[off[i].tokens.size() / 2];
+  const auto stopped = run(true, false, stop_at, 6, nullptr);
+  const auto stopped_async = run(true, true, stop_at, 6, &st);
+  expect_same(stopped, stopped_async, "stop tokens, async", 1);  // request 0 is cancelled at different tokens
+  EXPECT_GT(st.dropped_rows, 0u) << "no fed row was dropped";
+  EXPECT_EQ(stopped_async[0].finish_reason, FinishReason::Cancelled);
 }
 
 INSTANTIATE_TEST_SUITE_P(Flavours, CudaBackendFlavour, ::testing::Values(0, 1, 2),

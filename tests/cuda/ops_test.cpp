@@ -298,6 +298,49 @@ TEST(CudaOps, FetchWordsCopiesPinnedSegmentsAndTail) {
   (void)cudaFreeHost(host);
 }
 
+// fetch_words with fed words: segment 0's negative words become the feed array's values (a fed step's tokens), the
+// rest is copied as is; against a host reference of the rule (feed[-w - 1], 0 past feed_n or for a negative value).
+TEST(CudaOps, FetchWordsPutsFedWordsFromTheDevice) {
+  REQUIRE_GPU();
+  std::mt19937_64 rng(test_seed() + 16);
+  const int segments = 3, stride_vecs = 4, seg_vecs = 3, feed_n = 5;
+  const size_t words = static_cast<size_t>(segments) * stride_vecs * 4;
+  int32_t* host = nullptr;
+  ASSERT_EQ(cudaMallocHost(reinterpret_cast<void**>(&host), words * 4), cudaSuccess);
+  const std::vector<int32_t> feed = {11, -1, 7, 3, 200};
+  DeviceBuffer dfeed = upload(feed), dst = upload(std::vector<int32_t>(words, -9));
+  for (size_t i = 0; i < words; ++i) host[i] = static_cast<int32_t>(rng() % 1000);
+  // Segment 0 (the tokens): fed words naming every result, one past feed_n, and plain words between them.
+  const std::vector<int32_t> seg0 = {-1, 5, -2, -3, 9, -4, -5, -6, 0, -5, 1, -1};
+  std::copy(seg0.begin(), seg0.end(), host);
+  host[stride_vecs * 4] = -3;  // a negative word in segment 1 is copied as is
+  ck::fetch_words({.src = host,
+                   .dst = dst.as<int32_t>(),
+                   .segments = segments,
+                   .seg_vecs = seg_vecs,
+                   .stride_vecs = stride_vecs,
+                   .feed = dfeed.as<int32_t>(),
+                   .feed_n = feed_n},
+                  nullptr);
+  const auto got = download<int32_t>(dst, words);
+  for (size_t i = 0; i < words; ++i) {
+    const bool copied = static_cast<int>(i / 4 % stride_vecs) < seg_vecs;
+    int32_t want = copied ? host[i] : -9;
+    if (copied && i < static_cast<size_t>(seg_vecs) * 4 && host[i] < 0) {
+      const int at = -(host[i] + 1);
+      want = at < feed_n ? std::max(feed[static_cast<size_t>(at)], 0) : 0;
+    }
+    ASSERT_EQ(got[i], want) << "word " << i;
+  }
+  EXPECT_EQ(got[0], 11);
+  EXPECT_EQ(got[2], 0);  // the feed value -1 (no finite logit) becomes 0
+  EXPECT_EQ(got[stride_vecs * 4], -3);
+  EXPECT_THROW(
+      ck::fetch_words({.src = host, .dst = dst.as<int32_t>(), .segments = 1, .seg_vecs = 1, .feed_n = 1}, nullptr),
+      Error);
+  (void)cudaFreeHost(host);
+}
+
 // split_columns: the stacked GEMM output split into the parts, each part's bias added in fp32 (exact).
 TEST(CudaOps, SplitColumns) {
   REQUIRE_GPU();

@@ -58,16 +58,20 @@ std::vector<ck::SampleRowResult> run_gpu(const std::vector<float>& logits, int64
   }
   DeviceBuffer dl(logits.size() * 4), ds(specs.size() * sizeof(ck::SampleRowSpec)),
       dr(specs.size() * sizeof(ck::SampleRowResult)),
-      dw(ck::sample_workspace_bytes(static_cast<int>(specs.size()), vocab));
+      dw(ck::sample_workspace_bytes(static_cast<int>(specs.size()), vocab)), dt(specs.size() * 4);
   cuda::check_cuda(cudaMemcpy(dl.get(), logits.data(), logits.size() * 4, cudaMemcpyHostToDevice), "upload");
   cuda::check_cuda(cudaMemcpy(ds.get(), specs.data(), specs.size() * sizeof(ck::SampleRowSpec), cudaMemcpyHostToDevice),
                    "upload");
   ck::sample_rows(dl.as<float>(), vocab, ds.as<ck::SampleRowSpec>(), dr.as<ck::SampleRowResult>(),
-                  static_cast<int>(specs.size()), dw.get(), nullptr);
+                  static_cast<int>(specs.size()), dw.get(), nullptr, dt.as<int32_t>());
   cuda::check_launch("sample_rows");
   std::vector<ck::SampleRowResult> out(specs.size());
   cuda::check_cuda(cudaMemcpy(out.data(), dr.get(), out.size() * sizeof(ck::SampleRowResult), cudaMemcpyDeviceToHost),
                    "download");
+  // The tokens array (what a fed step reads) holds each result's token.
+  std::vector<int32_t> tokens(specs.size());
+  cuda::check_cuda(cudaMemcpy(tokens.data(), dt.get(), tokens.size() * 4, cudaMemcpyDeviceToHost), "download");
+  for (size_t i = 0; i < out.size(); ++i) EXPECT_EQ(tokens[i], out[i].token) << "tokens[" << i << "]";
   return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include "engine/engine.h"
 #include "model/model.h"
+#include "support/feeding_backend.h"
 #include "support/test_support.h"
 #include "tokenizer/tokenizer.h"
 
@@ -19,9 +20,12 @@ struct TextRun {
   std::string streamed;
 };
 
-TextRun generate(const Model& model, const Tokenizer& tok, std::vector<std::string> stop) {
+// async: the engine's async scheduling through the feeding test backend (a stop string found while the next step
+// already runs drops that step's row).
+TextRun generate(const Model& model, const Tokenizer& tok, std::vector<std::string> stop, bool async) {
   EngineOptions o;
   o.num_blocks = 64;
+  if (async) o.wrap_backend = testing::feeding_wrapper();
   Engine engine(model, &tok, o);
   RequestParams p;
   p.max_tokens = 200;
@@ -45,20 +49,22 @@ TEST(EngineText, StopStringsAndStreamingOnStories260K) {
   auto model = Model::load(bin);
   auto tok = load_tokenizer(tokp);
 
-  const TextRun plain = generate(*model, *tok, {});
-  EXPECT_EQ(plain.out.text, expected);
-  EXPECT_EQ(plain.streamed, expected);
-  EXPECT_EQ(plain.out.finish_reason, FinishReason::Length);
+  for (const bool async : {false, true}) {
+    const TextRun plain = generate(*model, *tok, {}, async);
+    EXPECT_EQ(plain.out.text, expected) << "async " << async;
+    EXPECT_EQ(plain.streamed, expected) << "async " << async;
+    EXPECT_EQ(plain.out.finish_reason, FinishReason::Length);
 
-  for (const std::string stop : {"Lily", "park. One", "mom said", "\n", "zzz-not-there"}) {
-    const TextRun r = generate(*model, *tok, {stop, "another-absent-stop"});
-    const size_t at = expected.find(stop);
-    const std::string want = at == std::string::npos ? expected : expected.substr(0, at);
-    EXPECT_EQ(r.out.text, want) << "stop " << stop;
-    EXPECT_EQ(r.streamed, want) << "stop " << stop;
-    EXPECT_EQ(r.out.finish_reason, at == std::string::npos ? FinishReason::Length : FinishReason::Stop);
-    EXPECT_EQ(std::vector<int32_t>(plain.out.tokens.begin(), plain.out.tokens.begin() + r.out.tokens.size()),
-              r.out.tokens);
+    for (const std::string stop : {"Lily", "park. One", "mom said", "\n", "zzz-not-there"}) {
+      const TextRun r = generate(*model, *tok, {stop, "another-absent-stop"}, async);
+      const size_t at = expected.find(stop);
+      const std::string want = at == std::string::npos ? expected : expected.substr(0, at);
+      EXPECT_EQ(r.out.text, want) << "stop " << stop << ", async " << async;
+      EXPECT_EQ(r.streamed, want) << "stop " << stop << ", async " << async;
+      EXPECT_EQ(r.out.finish_reason, at == std::string::npos ? FinishReason::Length : FinishReason::Stop);
+      EXPECT_EQ(std::vector<int32_t>(plain.out.tokens.begin(), plain.out.tokens.begin() + r.out.tokens.size()),
+                r.out.tokens);
+    }
   }
 }
 

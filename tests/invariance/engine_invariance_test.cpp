@@ -29,6 +29,7 @@
 #include "kernels/cpu/gemm_bf16dot.h"
 #include "model/default_model.h"
 #include "model/model.h"
+#include "support/feeding_backend.h"
 #include "support/test_support.h"
 #include "tokenizer/tokenizer.h"
 #include "unit/forward_tiny_model.h"
@@ -77,6 +78,7 @@ struct Outcome {
   int cached_prompt_tokens = 0;
   int preemptions = 0;              // of the target
   uint64_t engine_preemptions = 0;  // of every request in the run
+  uint64_t fed_steps = 0;           // async scheduling: steps enqueued before the tokens ahead were read
 };
 
 bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
@@ -191,6 +193,8 @@ class Fixture {
     EXPECT_TRUE(out.has_value());
     Outcome o;
     o.engine_preemptions = engine.stats().preemptions;
+    o.fed_steps = engine.stats().fed_steps;
+    EXPECT_EQ(engine.stats().kv_blocks_used, 0) << "blocks still held after every request finished";
     if (!out) return o;
     o.tokens = out->tokens;
     o.logprobs = out->logprobs;
@@ -247,6 +251,35 @@ class Fixture {
     expect_same(alone, f0, "forced preemption, alone");
     expect_same(alone, run(target, forced, sz_.forced_others, rng, nullptr, /*target_last=*/true),
                 "forced preemption, loaded");
+    // Async scheduling, the other way from base: on the CPU through the feeding test backend (the CPU backend cannot
+    // feed), on CUDA (where it is on by default) off.
+    EngineOptions flipped = base;
+    const bool cpu = test_backend() == "cpu";
+    if (cpu) {
+      flipped.wrap_backend = testing::feeding_wrapper();
+    } else {
+      flipped.async_scheduling = !base.async_scheduling;
+    }
+    const std::string flip = cpu ? "async scheduling" : "async scheduling off";
+    const Outcome a0 = run(target, flipped, 0, rng);
+    if (cpu) EXPECT_GT(a0.fed_steps, 0u) << "no step was fed";
+    if (!cpu) EXPECT_EQ(a0.fed_steps, 0u) << "steps were fed with async scheduling off";
+    expect_same(alone, a0, flip + ", alone");
+    const int async_others = static_cast<int>(1 + rng() % 63);
+    expect_same(alone, run(target, flipped, async_others, rng),
+                flip + " with " + std::to_string(async_others) + " others");
+    EngineOptions flipped_chunked = flipped;
+    flipped_chunked.chunk_seed = chunked.chunk_seed;
+    expect_same(alone, run(target, flipped_chunked, sz_.chunked_others, rng), flip + ", random chunks, loaded");
+    EngineOptions flipped_tight = flipped;
+    flipped_tight.num_blocks = tight.num_blocks;
+    flipped_tight.max_batch_tokens = tight.max_batch_tokens;
+    expect_same(alone, run(target, flipped_tight, sz_.tight_others, rng, nullptr, /*target_last=*/true),
+                flip + ", tight KV cache (preemption)");
+    EngineOptions flipped_forced = flipped;
+    flipped_forced.preempt_interval = forced.preempt_interval;
+    expect_same(alone, run(target, flipped_forced, sz_.forced_others, rng, nullptr, /*target_last=*/true),
+                flip + ", forced preemption, loaded");
     // Threads.
     EngineOptions threads = base;
     threads.threads = sz_.threads;

@@ -67,6 +67,9 @@ class CudaBackend final : public backend::Backend {
               std::span<backend::SampleResult> out) override;
   void token_logprobs(backend::Act x, std::span<const int32_t> rows, std::span<const int32_t> tokens,
                       float* out) override;
+  bool can_feed() const override { return opt_.device_sampling; }
+  void sample_async(backend::Act x, std::span<const backend::SampleSpec> specs) override;
+  void sample_wait(std::span<backend::SampleResult> out) override;
 
   // For tests and benchmarks: graph captures and replays so far.
   int64_t graph_captures() const { return graph_captures_; }
@@ -240,12 +243,28 @@ class CudaBackend final : public backend::Backend {
   void drop_graphs();
 
   // Sampling scratch (cuda_sample.cpp): the kernels' workspace on the device; specs, queries and results in pinned
-  // host memory, which the kernels read and write directly.
+  // host memory, which the kernels read and write directly, in two halves that alternate between sample_async calls
+  // (so that the host writes one call's specs while the device may still read the other's, and reads one call's
+  // results while the other's are being written); the latest call's tokens on the device (feed_dev_), which the next
+  // step's fetch_words puts into its fed rows.
   void* sample_dev_ = nullptr;
   size_t sample_dev_bytes_ = 0;
-  void* sample_host_ = nullptr;  // cudaMallocHost
-  size_t sample_host_bytes_ = 0;
-  void ensure_sample_buffers(size_t dev_bytes, size_t host_bytes);
+  void* sample_host_ = nullptr;  // cudaMallocHost: two halves of sample_half_bytes_
+  size_t sample_half_bytes_ = 0;
+  int32_t* feed_dev_ = nullptr;  // [feed_cap_]
+  int feed_cap_ = 0;
+  int feed_n_ = 0;  // results of the latest sample_async (0: none, or a sync sample since: nothing to feed from)
+  struct PendingSample {
+    int half = 0;
+    size_t n = 0;
+  };
+  std::vector<PendingSample> sample_pending_;  // oldest first
+  int next_half_ = 0;
+  std::unique_ptr<Event> sample_done_[2];
+  // Buffers for n rows of logits x (sized once for x's rows; grown only while nothing is pending).
+  void ensure_sample_buffers(backend::Act x, size_t n);
+  size_t spec_bytes(size_t n) const;
+  char* sample_half(int half) const;
 };
 
 }  // namespace verbatim::cuda

@@ -9,7 +9,8 @@
 // end_step): the GPU runs the step while the host walks the model (docs/performance.md, 2026-12-04: +0.3-0.5%). The
 // plan's data always reaches fixed device buffers before the graph runs (fetch_words.cuh: one plain launch reading
 // the pinned staging, not copy-engine transfers, docs/performance.md 2026-12-04), so one graph serves every step of
-// its key.
+// its key. A fed row's token (async scheduling) reaches its buffer the same way, from the sampling of the step before
+// (fetch_words.cuh), so a fed step replays the same graph.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -95,9 +96,19 @@ void CudaBackend::begin_step(const StepPlan& plan) {
   int32_t* seq_begin = plan_host_ + 5 * plan_slots_;
   const int32_t dummy_block = kv_.num_blocks;
   const int64_t table_len = static_cast<int64_t>(plan.block_table.size());
+  // Fed rows (async scheduling) are staged as -(result + 1): fetch_words puts the token the latest sample_async wrote
+  // to feed_dev_ there, on the device, so the host never waits for it.
+  const bool fed = plan.has_fed();
+  if (fed && feed_n_ == 0) fail(kWhere, "a fed step plan with no sample_async before it");
   for (int r = 0; r < n; ++r) {
     const StepPlan::Seq& s = plan.seqs[plan.row_seq[r]];
     tokens[r] = plan.tokens[r];
+    if (fed && plan.fed[r] >= 0) {
+      if (plan.fed[r] >= feed_n_)
+        fail(kWhere, "fed row " + std::to_string(r) + " names result " + std::to_string(plan.fed[r]) + " of " +
+                         std::to_string(feed_n_));
+      tokens[r] = -(plan.fed[r] + 1);
+    }
     positions[r] = plan.positions[r];
     row_seq[r] = plan.row_seq[r];
     row_block[r] = plan.block_table[s.table_begin + plan.positions[r] / kv_.block_size];
@@ -136,7 +147,9 @@ void CudaBackend::begin_step(const StepPlan& plan) {
                              .stride_vecs = plan_slots_ / 4,
                              .tail_src = table_host_,
                              .tail_dst = table_dev_,
-                             .tail_vecs = (table_len + 1 + 3) / 4},
+                             .tail_vecs = (table_len + 1 + 3) / 4,
+                             .feed = fed ? feed_dev_ : nullptr,
+                             .feed_n = fed ? feed_n_ : 0},
                             stream_);
   upload_done_->record(stream_);
 

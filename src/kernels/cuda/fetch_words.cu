@@ -38,8 +38,19 @@ __global__ void fetch_words_kernel(const FetchWordsParams p) {
       v[b] = __ldcv(from);  // fetched again, never a line cached from an earlier launch
     }
 #pragma unroll
-    for (int b = 0; b < kBatch; ++b)
-      if (to[b] != nullptr) *to[b] = v[b];
+    for (int b = 0; b < kBatch; ++b) {
+      if (to[b] == nullptr) continue;
+      if (p.feed != nullptr && base + b * stride < p.seg_vecs) {  // segment 0: the fed words
+        int* w = reinterpret_cast<int*>(&v[b]);
+#pragma unroll
+        for (int k = 0; k < 4; ++k)
+          if (w[k] < 0) {
+            const int at = -(w[k] + 1);
+            w[k] = at < p.feed_n ? max(p.feed[at], 0) : 0;
+          }
+      }
+      *to[b] = v[b];
+    }
   }
 }
 
@@ -62,10 +73,11 @@ void fetch_words(const FetchWordsParams& p, cudaStream_t stream) {
   if (p.tail_vecs > 0 &&
       (p.tail_src == nullptr || p.tail_dst == nullptr || !aligned16(p.tail_src) || !aligned16(p.tail_dst)))
     bad("tail pointers must be non-null and 16-byte aligned");
+  if (p.feed_n < 0 || (p.feed_n > 0 && p.feed == nullptr)) bad("fed words need the feed array");
   const int64_t total = (segs ? static_cast<int64_t>(p.segments) * p.seg_vecs : 0) + p.tail_vecs;
   if (total == 0) return;
   FetchWordsParams q = p;
-  if (!segs) q.segments = 0, q.seg_vecs = 1;
+  if (!segs) q.segments = 0, q.seg_vecs = 1, q.feed = nullptr;
   const int blocks = static_cast<int>(std::min<int64_t>(kMaxBlocks, (total + kThreads - 1) / kThreads));
   fetch_words_kernel<<<blocks, kThreads, 0, stream>>>(q);
   const cudaError_t e = cudaGetLastError();

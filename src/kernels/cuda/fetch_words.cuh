@@ -19,6 +19,10 @@ namespace verbatim::cuda_kernels {
 // `segments` ranges of `seg_vecs` 16-byte vectors each, the i-th at src + i * stride_vecs to dst + i * stride_vecs
 // (vectors of 4 int32), then `tail_vecs` vectors from tail_src to tail_dst. All pointers 16-byte aligned; src and
 // tail_src may be pinned host memory. Nothing to copy: no launch.
+// Fed words (async scheduling: the step plan's tokens that the step before samples): with `feed` set, a negative word
+// w of segment 0 is stored as feed[-w - 1] instead (0 where that index is not below feed_n, or the value is negative:
+// a row with no finite logit, whose step the engine fails anyway). feed is device memory that an earlier kernel of
+// the stream wrote (the sampling kernels' tokens); this launch starts after it has completed.
 struct FetchWordsParams {
   const int32_t* src = nullptr;
   int32_t* dst = nullptr;
@@ -27,10 +31,12 @@ struct FetchWordsParams {
   const int32_t* tail_src = nullptr;
   int32_t* tail_dst = nullptr;
   int64_t tail_vecs = 0;
+  const int32_t* feed = nullptr;
+  int feed_n = 0;
 };
 
 // Throws verbatim::Error on a bad argument (negative counts, a segment longer than its stride, misaligned or null
-// pointers where there is something to copy).
+// pointers where there is something to copy, feed_n > 0 without feed).
 void fetch_words(const FetchWordsParams& p, cudaStream_t stream);
 
 }  // namespace verbatim::cuda_kernels

@@ -235,7 +235,8 @@ __device__ void page_probs(const unsigned long long* page, double* p, double t, 
 
 __global__ void __launch_bounds__(kThreads, 1)
     sample_kernel(const float* __restrict__ logits, int64_t vocab, const SampleRowSpec* __restrict__ specs,
-                  const RowPart* __restrict__ parts, SampleRowResult* __restrict__ results) {
+                  const RowPart* __restrict__ parts, SampleRowResult* __restrict__ results,
+                  int32_t* __restrict__ tokens) {
   pdl_enter();  // pdl.cuh: the next kernel may start; the ones ahead have finished
   __shared__ Shared sh;
   const SampleRowSpec sp = specs[blockIdx.x];
@@ -249,6 +250,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     if (threadIdx.x == 0) {
       res->token = -1;
       res->n_top = 0;
+      if (tokens != nullptr) tokens[blockIdx.x] = -1;
     }
     return;
   }
@@ -386,6 +388,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     res->token = token;
     res->logprob = static_cast<float>(static_cast<double>(sanitize(x[token])) - lse);
     res->n_top = n_top;
+    if (tokens != nullptr) tokens[blockIdx.x] = token;
   }
 }
 
@@ -430,14 +433,14 @@ dim3 parts_grid(int64_t vocab, int n) {
 }  // namespace
 
 void sample_rows(const float* logits, int64_t vocab, const SampleRowSpec* specs, SampleRowResult* results, int n,
-                 void* workspace, cudaStream_t stream) {
+                 void* workspace, cudaStream_t stream, int32_t* tokens) {
   if (n <= 0) return;
   check_args(vocab, n, workspace, "cuda sample_rows");
   auto* parts = static_cast<RowPart*>(workspace);
   launch_pdl(row_parts_kernel, parts_grid(vocab, n), kPartThreads, 0, stream, logits, vocab, specs,
              static_cast<const int32_t*>(nullptr), parts);
   launch_pdl(sample_kernel, static_cast<unsigned>(n), kThreads, 0, stream, logits, vocab, specs,
-             static_cast<const RowPart*>(parts), results);
+             static_cast<const RowPart*>(parts), results, tokens);
 }
 
 void token_logprobs(const float* logits, int64_t vocab, const int32_t* rows, const int32_t* tokens, float* out, int n,

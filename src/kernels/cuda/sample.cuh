@@ -55,9 +55,10 @@ size_t sample_workspace_bytes(int n, int64_t vocab);
 
 // logits: [*, vocab] fp32 device; specs, results: [n] device or pinned host memory (mapped: the backend passes its
 // pinned buffers, so that no copy runs on either side); workspace: sample_workspace_bytes(n, vocab) bytes,
-// 16-byte aligned. At most 65535 rows per call; a bad argument throws verbatim::Error naming it.
+// 16-byte aligned. tokens: null, or [n] device memory that also gets each result's token (what a fed step of async
+// scheduling reads, fetch_words.cuh). At most 65535 rows per call; a bad argument throws verbatim::Error naming it.
 void sample_rows(const float* logits, int64_t vocab, const SampleRowSpec* specs, SampleRowResult* results, int n,
-                 void* workspace, cudaStream_t stream);
+                 void* workspace, cudaStream_t stream, int32_t* tokens = nullptr);
 
 // out[i] = logprob of tokens[i] in row rows[i] (NaN when the row has no finite logit or the token is out of range).
 // rows, tokens, out: [n] device or pinned host memory; workspace as for sample_rows. Bitwise the logprob sample_rows
