@@ -9,7 +9,7 @@
 // graphs), then submits S requests (distinct random prompts, ignore_eos, greedy) and steps until idle. decode tok/s
 // counts the tokens generated after every prompt was computed, over the time since then. --fuse: the CUDA backend's
 // decode-step fusions, a mask (1 norm prologue, 2 residual epilogue, 4 SwiGLU epilogue, 8 attention inputs into the
-// attention; 12, the default: 4 + 8; 0 none).
+// attention, 16 the embedding into layer 0's norm; 13, the default: 1 + 4 + 8; 0 none).
 // --split-size, --split-min: the attention's largest and smallest KV split (a row's split is split-min, doubled
 // until it has at most 8 splits, at most split-size: a function of its own position; other values give other bits).
 // --profile 1: cudaProfilerStart / Stop around the decode of run 1 only (for `ncu --profile-from-start off`, which then

@@ -84,8 +84,8 @@ void EngineOptions::validate() const {
   if (cuda_split_min > cuda_split_size)
     fail("cuda_split_min",
          std::to_string(cuda_split_min) + " exceeds cuda_split_size " + std::to_string(cuda_split_size));
-  if (cuda_fuse > 15)
-    fail("cuda_fuse", "is a mask of the fusions 1, 2, 4 and 8 (at most 15), got " + std::to_string(cuda_fuse));
+  if (cuda_fuse > 31)
+    fail("cuda_fuse", "is a mask of the fusions 1, 2, 4, 8 and 16 (at most 31), got " + std::to_string(cuda_fuse));
   if (num_blocks < 0) fail("num_blocks", "must be >= 0");
   if (preempt_interval < 0) fail("preempt_interval", "must be >= 0");
   if (gpu_memory_bytes < 0) fail("gpu_memory_bytes", "must be >= 0");

@@ -262,10 +262,10 @@ INSTANTIATE_TEST_SUITE_P(Flavours, CudaBackendFlavour, ::testing::Values(0, 1, 2
                          [](const auto& info) { return flavours()[info.param].label; });
 
 // The decode-step fusions (CudaBackendOptions::fuse: norms, residual adds and SwiGLU folded into the small-M GEMMs,
-// attention_inputs into the attention) change no bit. Models whose widths the fused kernels serve (multiples of 64,
-// head_dim 64 for the tensor-core attention), Llama (2 query heads per KV head) and Qwen3 (q/k norm), run with fusion
-// on (graphs on) and off (graphs off) through prefills of 11-14 rows and decode steps of 1-4 rows: every logit is the
-// same, and the fused kernels did run.
+// attention_inputs into the attention, the embedding into layer 0's norm) change no bit. Models whose widths the fused
+// kernels serve (multiples of 64, head_dim 64 for the tensor-core attention), Llama (2 query heads per KV head) and
+// Qwen3 (q/k norm), run with fusion on (graphs on) and off (graphs off) through prefills of 11-14 rows and decode steps
+// of 1-4 rows: every logit is the same, and the fused kernels did run.
 TEST(CudaBackendFusion, FusedEqualsUnfusedBitwise) {
   REQUIRE_GPU();
   for (const bool qwen3 : {false, true}) {
@@ -328,6 +328,9 @@ TEST(CudaBackendFusion, FusedEqualsUnfusedBitwise) {
     EXPECT_GT(cuda_on->fused_attention_launches(), 0) << spec.label << ": no decode step fused its attention inputs";
     EXPECT_EQ(cuda_off->fused_launches(), 0);
     EXPECT_EQ(cuda_off->fused_attention_launches(), 0);
+    // A bias-free q/k/v (both models): layer 0's norm is a scaled one, which gathers the embedding itself.
+    EXPECT_GT(cuda_on->fused_embedding_launches(), 0) << spec.label << ": the embedding was never folded";
+    EXPECT_EQ(cuda_off->fused_embedding_launches(), 0);
   }
 }
 

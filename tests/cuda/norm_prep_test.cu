@@ -1,6 +1,7 @@
 // The scaled norm (kernels/cuda/rms_prep.cuh, row_math.cuh) on a real GPU:
 //  - rms_prep against a CPU emulation of its operations, bit for bit (the residual add, U = bf16(w * h), the tile
 //    partials of the sum of squares), and the inv_rms it leads to against the plain RMSNorm's in double precision;
+//    its embedding gather against embedding() then rms_prep, bit for bit;
 //  - the small-M GEMM's prep epilogue (residual GEMM + add + U + partials) against the plain GEMM followed by rms_prep,
 //    bit for bit, at M = 1 .. kSmallMMaxM;
 //  - the consumers: the SwiGLU epilogue with the row scale against the plain GEMM + swiglu_rows with it, bit for bit;
@@ -19,6 +20,7 @@
 
 #include "cuda_test_util.h"
 #include "kernels/cuda/attention_inputs.cuh"
+#include "kernels/cuda/embedding.cuh"
 #include "kernels/cuda/gemm_small_m.cuh"
 #include "kernels/cuda/rms_prep.cuh"
 #include "kernels/cuda/rmsnorm.cuh"
@@ -178,6 +180,47 @@ TEST_F(NormPrep, RmsPrepEqualsCpuEmulation) {
                    s()),
       Error)
       << "n % 16 != 0";
+}
+
+// The embedding folded into rms_prep (its table gather): the same embedding output, U and partials as embedding()
+// followed by rms_prep on its output, bit for bit, tokens outside the vocabulary (rows of zeros) included.
+TEST_F(NormPrep, RmsPrepGatherEqualsEmbeddingThenRmsPrep) {
+  REQUIRE_GPU_FOR("scaled norm");
+  for (const int64_t n : {int64_t{4096}, int64_t{64}, int64_t{1040}}) {
+    const int64_t vocab = 50;
+    const std::vector<int32_t> tokens = {3, 0, 49, -1, 50, 17, 17, 1 << 20, 8};
+    const int64_t rows = static_cast<int64_t>(tokens.size());
+    const size_t count = static_cast<size_t>(rows * n), tiles = count / kNormTile;
+    const std::vector<uint16_t> table = random_bf16(rng_, static_cast<size_t>(vocab * n), -2.0f, 2.0f);
+    const std::vector<uint16_t> w = random_bf16(rng_, static_cast<size_t>(n), 0.5f, 1.5f);
+    const DeviceBuffer d_table = upload(table, s()), d_tok = upload(tokens, s()), d_w = upload(w, s());
+    DeviceBuffer x_ref(count * 4), x(count * 4), u_ref(count * 2), u(count * 2), ss_ref(tiles * 4), ss(tiles * 4);
+    check_cuda(cudaMemsetAsync(x.get(), 0x7f, count * 4, s()), "poison");
+    ck::embedding(d_table.get(), d_tok.as<int32_t>(), rows, x_ref.as<float>(), {.vocab = vocab, .dim = n}, s());
+    ck::rms_prep({.x = x_ref.as<float>(), .w = d_w.get(), .u = u_ref.get(), .ss = ss_ref.as<float>(), .n = n}, rows,
+                 s());
+    ck::rms_prep({.w = d_w.get(),
+                  .u = u.get(),
+                  .ss = ss.as<float>(),
+                  .n = n,
+                  .table = d_table.get(),
+                  .tokens = d_tok.as<int32_t>(),
+                  .vocab = vocab,
+                  .x_out = x.as<float>()},
+                 rows, s());
+    check_cuda(cudaGetLastError(), "rms_prep");
+    const std::string what = "n " + std::to_string(n);
+    EXPECT_EQ(diff(x, x_ref, rows, n * 2), 0u) << "embedding output: " << what;
+    EXPECT_EQ(diff(u, u_ref, rows, n), 0u) << "U: " << what;
+    EXPECT_EQ(diff(ss, ss_ref, rows, n / kNormTile * 2), 0u) << "partials: " << what;
+    const auto xs = download<float>(x, count, s());
+    EXPECT_EQ(xs[static_cast<size_t>(3 * n)], 0.0f) << "token -1 gives zeros";
+    EXPECT_EQ(xs[0], bf16_to_f32(table[static_cast<size_t>(3 * n)])) << "token 3's first value";
+  }
+  DeviceBuffer any(1024);
+  EXPECT_THROW(
+      ck::rms_prep({.w = any.get(), .u = any.get(), .ss = any.as<float>(), .n = 64, .table = any.get()}, 1, s()), Error)
+      << "a table without tokens and x_out";
 }
 
 struct Shape {

@@ -171,12 +171,12 @@ TEST(EngineOptionsCheck, CudaSplitMinInRange) {
 
 // The CUDA fusions are a mask of four bits (backend/cuda/cuda_backend.h's kFuse*); anything else is refused by name.
 TEST(EngineOptionsCheck, CudaFuseIsAMask) {
-  for (unsigned bad : {16u, 100u, 0xFFFFFFFFu}) {
+  for (unsigned bad : {32u, 100u, 0xFFFFFFFFu}) {
     EngineOptions o;
     o.cuda_fuse = bad;
     expect_refused(o, "cuda_fuse", static_cast<int>(bad));
   }
-  for (unsigned good : {0u, 4u, 12u, 15u}) {
+  for (unsigned good : {0u, 4u, 12u, 15u, 16u, 31u}) {
     EngineOptions o;
     o.cuda_fuse = good;
     EXPECT_NO_THROW(o.validate()) << good;

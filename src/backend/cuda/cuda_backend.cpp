@@ -335,16 +335,35 @@ int CudaBackend::attention_split_min(int split_size) const {
 void CudaBackend::embed(const backend::Weight& table, backend::Act out) {
   const int64_t n = rows(out, table.cols, DType::F32, "embed out");
   if (!record({.op = kEmbed, .p = {table.data, out.data}})) return;
-  ck::embedding(table.data, plan_dev_, n, static_cast<float*>(out.data), {.vocab = table.rows, .dim = table.cols},
-                stream_);
+  const PendingEmbed e{.active = true,
+                       .table = table.data,
+                       .vocab = table.rows,
+                       .dim = table.cols,
+                       .rows = n,
+                       .out = static_cast<float*>(out.data)};
+  if ((opt_.fuse & backend::kFuseEmbed) != 0 && opt_.mode == Mode::Invariant) {
+    embed_ = e;  // waits for the norm that reads it (cuda_backend_impl.h: PendingEmbed)
+    return;
+  }
+  launch_embed(e);
+}
+
+void CudaBackend::launch_embed(const PendingEmbed& e) {
+  ck::embedding(e.table, plan_dev_, e.rows, e.out, {.vocab = e.vocab, .dim = e.dim}, stream_);
   check_launch("embedding");
 }
 
 void CudaBackend::rmsnorm(backend::Act x, const backend::Weight& w, float eps, backend::Act out) {
   const int64_t n = rows(x, w.cols, DType::F32, "rmsnorm x");
   check_rows(out, n, w.cols, out.dtype, "rmsnorm out");
+  // The embedding that writes x, still waiting (kFuseEmbed): taken before record() would settle it.
+  PendingEmbed from_embed;
+  if (embed_.active && embed_.out == x.data && embed_.rows == n && embed_.dim == w.cols) {
+    from_embed = embed_;
+    embed_.active = false;
+  }
   if (!record({.op = kRmsnorm, .p = {x.data, w.data, out.data}, .f = eps})) return;
-  begin_prep(nullptr, static_cast<const float*>(x.data), w, eps, out, n, PendingGemm{});
+  begin_prep(nullptr, static_cast<const float*>(x.data), w, eps, out, n, PendingGemm{}, from_embed);
 }
 
 void CudaBackend::add_rmsnorm(backend::Act residual, backend::Act x, const backend::Weight& w, float eps,
@@ -359,7 +378,8 @@ void CudaBackend::add_rmsnorm(backend::Act residual, backend::Act x, const backe
     gemm_.active = false;
   }
   if (!record({.op = kAddRmsnorm, .p = {residual.data, x.data, w.data, out.data}, .f = eps})) return;
-  begin_prep(static_cast<float*>(residual.data), static_cast<const float*>(x.data), w, eps, out, n, from_gemm);
+  begin_prep(static_cast<float*>(residual.data), static_cast<const float*>(x.data), w, eps, out, n, from_gemm,
+             PendingEmbed{});
 }
 
 void CudaBackend::add(backend::Act residual, backend::Act x) {

@@ -24,7 +24,8 @@
 
 namespace verbatim::backend {
 
-inline constexpr unsigned kFuseNorm = 1, kFuseResidual = 2, kFuseSwiglu = 4, kFuseAttention = 8, kFuseAll = 15;
+inline constexpr unsigned kFuseNorm = 1, kFuseResidual = 2, kFuseSwiglu = 4, kFuseAttention = 8, kFuseEmbed = 16,
+                          kFuseAll = 31;
 
 struct CudaBackendOptions {
   Mode mode = Mode::Invariant;
@@ -38,9 +39,10 @@ struct CudaBackendOptions {
   // sum of squares; kernels/cuda/rms_prep.cuh), kFuseResidual (the residual add as the GEMM's epilogue ahead of a plain
   // norm, the final one) and kFuseSwiglu (SwiGLU, with the row scale, as the gate/up GEMM's epilogue, M = 1); and
   // kFuseAttention: a one-row decode step's attention_inputs into its attention launch (paged_attention_with_inputs,
-  // the tensor-core head dims). Never changes an output bit (the tests compare all and none). Default: norm, SwiGLU
-  // and attention, the ones measured faster (H200, synthetic qwen3-8b, batch 1; docs/performance.md); the other stays
-  // for A/B runs.
+  // the tensor-core head dims); kFuseEmbed: the embedding into layer 0's scaled norm (rms_prep gathers the rows from
+  // the table itself: one kernel fewer a step). Never changes an output bit (the tests compare all and none). Default:
+  // norm, SwiGLU and attention, the ones measured faster (H200, synthetic qwen3-8b, batch 1; docs/performance.md); the
+  // others stay for A/B runs (kFuseEmbed is not measured yet).
   unsigned fuse = kFuseNorm | kFuseSwiglu | kFuseAttention;
   bool device_sampling = true;  // can_sample(): the engine samples on the GPU (false: it reads logits rows)
   int split_size = 512;  // attention KV positions per split from 8 x split_size positions on (rounded up to a multiple

@@ -78,6 +78,8 @@ class CudaBackend final : public backend::Backend {
   int64_t fused_launches() const { return fused_launches_; }
   // Attention launches with attention_inputs fused in (kFuseAttention; eager and captured).
   int64_t fused_attention_launches() const { return fused_attention_launches_; }
+  // Scaled norms that gathered the embedding themselves (kFuseEmbed; eager and captured).
+  int64_t fused_embedding_launches() const { return fused_embedding_launches_; }
 
  private:
   // ---- memory (cuda_backend.cpp) ----
@@ -124,6 +126,18 @@ class CudaBackend final : public backend::Backend {
   // squares; the add and U are rms_prep's, or (kFuseNorm) the epilogue of the residual GEMM that wrote x. Anything
   // else settles it as the plain norm (add_rmsnorm's kernel, the final norm before the logits). Which of the two a
   // norm becomes depends on the model's ops only, never on the batch.
+  // kFuseEmbed (Mode::Invariant): the embedding waits for the norm that reads its output (layer 0's); where that one
+  // becomes a scaled norm, rms_prep gathers the rows from the table itself (and writes the embedding's output too);
+  // anything else launches the embedding first (settle(), launch_prep_plain()).
+  struct PendingEmbed {
+    bool active = false;
+    const void* table = nullptr;
+    int64_t vocab = 0, dim = 0, rows = 0;
+    float* out = nullptr;
+  };
+  PendingEmbed embed_;
+  int64_t fused_embedding_launches_ = 0;
+  void launch_embed(const PendingEmbed& e);
   struct PendingPrep {
     bool active = false;
     float* residual = nullptr;  // add_rmsnorm: residual += x first; rmsnorm: null (the row is x)
@@ -133,7 +147,8 @@ class CudaBackend final : public backend::Backend {
     void* out = nullptr;  // [rows, cols]: U (bf16) once scaled, the normed rows (out_dtype) once plain
     DType out_dtype = DType::BF16;
     int64_t rows = 0, cols = 0;
-    PendingGemm gemm;  // the small-M GEMM that wrote x, still waiting (kFuseResidual / kFuseNorm), or inactive
+    PendingGemm gemm;    // the small-M GEMM that wrote x, still waiting (kFuseResidual / kFuseNorm), or inactive
+    PendingEmbed embed;  // the embedding that writes x (rmsnorm of layer 0), still waiting (kFuseEmbed), or inactive
   };
   PendingPrep prep_;
   float* norm_ss_ = nullptr;  // [norm_ss_rows_, norm_ss_cols_] fp32: the scaled norms' tile partials
@@ -142,7 +157,7 @@ class CudaBackend final : public backend::Backend {
   // consumer where it can (Mode::Invariant, a bf16 output, a width of whole tiles that norm_ss_ holds), else launched
   // as the plain norm at once. gemm: the pending GEMM that wrote x, or inactive.
   void begin_prep(float* residual, const float* x, const backend::Weight& w, float eps, backend::Act out, int64_t rows,
-                  const PendingGemm& gemm);
+                  const PendingGemm& gemm, const PendingEmbed& embed);
   // prep_ as the plain norm (settle()).
   void launch_prep_plain();
   // prep_ as a scaled norm for the GEMM that reads it: launches its kernels, returns the GEMM output's row scale.

@@ -34,6 +34,10 @@ void CudaBackend::launch_pending_gemm() {
 }
 
 void CudaBackend::settle() {
+  if (embed_.active) {
+    embed_.active = false;
+    launch_embed(embed_);
+  }
   if (prep_.active) launch_prep_plain();
   if (inputs_.active) {
     inputs_.active = false;
@@ -48,7 +52,7 @@ void CudaBackend::settle() {
 }
 
 void CudaBackend::begin_prep(float* residual, const float* x, const backend::Weight& w, float eps, backend::Act out,
-                             int64_t rows, const PendingGemm& gemm) {
+                             int64_t rows, const PendingGemm& gemm, const PendingEmbed& embed) {
   prep_ = {.active = true,
            .residual = residual,
            .x = x,
@@ -58,7 +62,8 @@ void CudaBackend::begin_prep(float* residual, const float* x, const backend::Wei
            .out_dtype = out.dtype,
            .rows = rows,
            .cols = w.cols,
-           .gemm = gemm};
+           .gemm = gemm,
+           .embed = embed};
   const PendingPrep& pp = prep_;
   const bool can_wait = opt_.mode == Mode::Invariant && pp.out_dtype == DType::BF16 && pp.cols > 0 &&
                         pp.cols % ck::kNormTile == 0 && pp.rows <= norm_ss_rows_ &&
@@ -69,6 +74,7 @@ void CudaBackend::begin_prep(float* residual, const float* x, const backend::Wei
 void CudaBackend::launch_prep_plain() {
   const PendingPrep pp = prep_;
   prep_.active = false;
+  if (pp.embed.active) launch_embed(pp.embed);  // the norm's input first
   const DType out = pp.out_dtype;
   if (pp.gemm.active) {
     ck::SmallMGemmParams gp = pp.gemm.p;
@@ -87,6 +93,20 @@ void CudaBackend::launch_prep_plain() {
 
 ck::RowScale CudaBackend::launch_prep_scaled(const PendingPrep& pp) {
   const ck::RowScale rs{.ss = norm_ss_, .n = pp.cols, .eps = pp.eps};
+  if (pp.embed.active) {  // layer 0's norm: the rows gathered from the table, the embedding's output written too
+    ck::rms_prep({.w = pp.w,
+                  .u = pp.out,
+                  .ss = norm_ss_,
+                  .n = pp.cols,
+                  .table = pp.embed.table,
+                  .tokens = plan_dev_,
+                  .vocab = pp.embed.vocab,
+                  .x_out = pp.embed.out},
+                 pp.rows, stream_);
+    check_launch("rms_prep (embedding)");
+    ++fused_embedding_launches_;
+    return rs;
+  }
   if (pp.gemm.active) {
     ck::SmallMGemmParams gp = pp.gemm.p;
     gp.residual = pp.residual;

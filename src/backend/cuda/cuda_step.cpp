@@ -174,6 +174,7 @@ void CudaBackend::begin_step(const StepPlan& plan) {
   }
   fresh_shadows_.clear();
   pending_.active = false;
+  embed_.active = false;
 
   step_mode_ = StepMode::Eager;
   graph_ = nullptr;

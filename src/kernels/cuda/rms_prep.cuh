@@ -22,6 +22,14 @@ struct RmsPrepParams {
   void* u = nullptr;          // [rows, n] bf16: U = bf16(w * h)
   float* ss = nullptr;        // [rows, n / 16] fp32: the tile partials
   int64_t n = 0;
+  // The embedding folded in (layer 0's norm): with `table`, the row h is float(table[tokens[r]]) (bf16 [vocab, n]; a
+  // token outside [0, vocab) gives a row of zeros, as kernels/cuda/embedding.cuh does), stored to x_out too (the
+  // embedding's output: the residual stream the model goes on with); residual and x must then be null. The same
+  // bits as embedding() followed by rms_prep on its output.
+  const void* table = nullptr;
+  const int32_t* tokens = nullptr;  // [rows] device
+  int64_t vocab = 0;
+  float* x_out = nullptr;  // [rows, n] fp32
 };
 
 // The consumer side: the rows of a GEMM output whose input was a scaled norm's U are multiplied by their inv_rms from
@@ -33,7 +41,8 @@ struct RowScale {
   float eps = 0.0f;
 };
 
-// Throws Error (util/error.h) when n is not a positive multiple of 16 or neither residual nor x is given.
+// Throws Error (util/error.h) when n is not a positive multiple of 16, neither residual nor x (nor a table) is given,
+// or a table comes without tokens and x_out or with residual or x.
 void rms_prep(const RmsPrepParams& p, int64_t rows, cudaStream_t stream);
 
 }  // namespace verbatim::cuda_kernels
