@@ -260,22 +260,26 @@ Engine::Launched Engine::launch(std::vector<ScheduledSeq> batch, bool fed) {
 
 void Engine::launch_fed_after(const Launched& l) {
   // Only behind a step whose samples are still pending (so: on the device, no prompt logprobs), where every request
-  // it carries samples there and may sample again: the fed step is then the step schedule() would build next. A
-  // request retired meanwhile (cancelled) is left out.
+  // it carries samples there: the fed step is then the step schedule() would build next, with the requests that
+  // step's token does not end by their limits (max_tokens, the context: they leave when it completes). A request
+  // retired meanwhile (cancelled) is left out.
   if (!l.pending) return;
-  std::vector<Request*> requests;
+  std::vector<Request*> requests, leaving;
   std::vector<int32_t> fed;
   for (size_t bi = 0; bi < l.batch.size(); ++bi) {
     Request& r = *l.batch[bi].request;
     if (r.finished) continue;
     const int size = static_cast<int>(r.tokens.size());
     if (l.spec_of[bi] < 0 || r.num_computed + l.batch[bi].n_rows != size) return;
-    if (r.generated() + 1 >= r.params.max_tokens || size + 1 >= model_.config.max_seq_len) return;
+    if (r.generated() + 1 >= r.params.max_tokens || size + 1 >= model_.config.max_seq_len) {
+      leaving.push_back(&r);
+      continue;
+    }
     requests.push_back(&r);
     fed.push_back(l.spec_of[bi]);
   }
   if (requests.empty()) return;
-  std::vector<ScheduledSeq> batch = scheduler_->schedule_fed(plan_, requests, fed);
+  std::vector<ScheduledSeq> batch = scheduler_->schedule_fed(plan_, requests, fed, leaving);
   if (batch.empty()) return;
   in_flight_.push_back(launch(std::move(batch), /*fed=*/true));
 }

@@ -123,18 +123,20 @@ std::vector<ScheduledSeq> Scheduler::schedule(StepPlan& plan) {
 }
 
 std::vector<ScheduledSeq> Scheduler::schedule_fed(StepPlan& plan, std::span<Request* const> requests,
-                                                  std::span<const int32_t> fed) {
+                                                  std::span<const int32_t> fed, std::span<Request* const> leaving) {
   plan.clear();
   if (requests.size() != fed.size()) fail("scheduler", "schedule_fed: one fed result per request");
-  if (requests.empty() || requests.size() != running_.size()) return {};
-  // schedule() would admit a waiting request only with room in the running batch and rows left in the step's budget.
-  const bool could_admit = !waiting_.empty() && static_cast<int>(running_.size()) < opt_.max_running &&
+  if (requests.empty() || requests.size() + leaving.size() != running_.size()) return {};
+  // schedule() would admit a waiting request only with room in the running batch (once `leaving` are gone) and rows
+  // left in the step's budget.
+  const bool could_admit = !waiting_.empty() && static_cast<int>(requests.size()) < opt_.max_running &&
                            static_cast<int>(requests.size()) < opt_.max_batch_tokens;
   if (could_admit) return {};
   if (opt_.preempt_interval > 0 && (step_counter_ + 1) % opt_.preempt_interval == 0) return {};
   if (static_cast<int>(requests.size()) > std::min(opt_.max_batch_tokens, opt_.max_logits)) return {};
-  for (Request* r : requests)
-    if (std::find(running_.begin(), running_.end(), r) == running_.end()) return {};
+  for (std::span<Request* const> group : {requests, leaving})
+    for (Request* r : group)
+      if (std::find(running_.begin(), running_.end(), r) == running_.end()) return {};
   for (Request* r : requests)
     if (!blocks_.reserve(r->kv, static_cast<int>(r->tokens.size()) + 1)) return {};
   std::vector<ScheduledSeq> out;

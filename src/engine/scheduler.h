@@ -53,13 +53,15 @@ class Scheduler {
 
   // Async scheduling: the step after one still in flight, built before that step's tokens are known. `requests` (each
   // caught up once the step in flight is done, its sampled token going to index tokens.size()) get one decode row
-  // each at position tokens.size(), fed from result fed[i] of the step in flight (StepPlan::fed). Returns empty (the
+  // each at position tokens.size(), fed from result fed[i] of the step in flight (StepPlan::fed); `leaving` are the
+  // running requests that the step in flight ends (by their limits: they are gone before this step's results are
+  // applied). Returns empty (the
   // plan cleared; blocks reserved so far stay with their requests, which need them next anyway) where schedule()
   // could decide otherwise: a waiting request could be admitted (the running batch and the step's rows have room), a
   // forced preemption is due, a running request is not in `requests`, or a block would have to be taken by
   // preemption.
   std::vector<ScheduledSeq> schedule_fed(StepPlan& plan, std::span<Request* const> requests,
-                                         std::span<const int32_t> fed);
+                                         std::span<const int32_t> fed, std::span<Request* const> leaving = {});
 
   bool idle() const { return waiting_.empty() && running_.empty(); }
   int num_waiting() const { return static_cast<int>(waiting_.size()); }

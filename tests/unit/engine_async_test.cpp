@@ -102,6 +102,29 @@ TEST(EngineAsync, DecodeStepsAreFedAndEqualTheSyncEngine) {
   }
 }
 
+// Requests ending at different max_tokens: the one a step ends leaves, the others' next step is still fed, so every
+// decode step is (the first behind the prefill too).
+TEST(EngineAsync, RequestsEndingByTheirLimitsDoNotStopTheFeeding) {
+  auto m = tiny_model();
+  std::mt19937_64 rng(10);
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<RequestParams> ps;
+  for (int max_tokens : {3, 5, 1, 9, 6}) {
+    prompts.push_back(prompt(rng, 8));
+    ps.push_back(params(max_tokens, max_tokens % 2 == 0, rng()));
+  }
+  Engine e(*m, nullptr, options(true));
+  std::vector<uint64_t> ids;
+  for (size_t i = 0; i < prompts.size(); ++i) ids.push_back(e.submit(prompts[i], ps[i]));
+  e.run_until_idle();
+  EXPECT_EQ(e.stats().steps, 9u);  // one prefill step for all, then decode until the longest is done
+  EXPECT_EQ(e.stats().fed_steps, 8u);
+  EXPECT_EQ(e.stats().dropped_rows, 0u);
+  EXPECT_EQ(e.stats().kv_blocks_used, 0);
+  for (size_t i = 0; i < ids.size(); ++i)
+    expect_same_output(run_one(*m, false, prompts[i], ps[i]), *e.take_output(ids[i]), "request " + std::to_string(i));
+}
+
 TEST(EngineAsync, StopTokenWhileTheNextStepRunsDropsItsRow) {
   auto m = tiny_model();
   std::mt19937_64 rng(2);
@@ -321,13 +344,17 @@ TEST(SchedulerFed, OnlyWhereScheduleWouldDecideTheSame) {
   EXPECT_EQ(plan.fed, fed);
   EXPECT_EQ(plan.tokens, (std::vector<int32_t>{0, 0}));  // placeholders
   EXPECT_EQ(a->kv.blocks.size(), 2u);                    // position 5 needs a second block
-  // A request of the running batch left out: no.
-  std::vector<Request*> only_a = {a.get()};
+  // A request of the running batch left out: no; named as leaving (the step in flight ends it): yes, without it.
+  std::vector<Request*> only_a = {a.get()}, only_b = {b.get()};
   EXPECT_TRUE(sched.schedule_fed(plan, only_a, std::vector<int32_t>{0}).empty());
   EXPECT_EQ(plan.n_rows(), 0);
-  // Someone waits behind a full running batch (max_running 2): schedule() admits nobody, so yes.
+  ASSERT_EQ(sched.schedule_fed(plan, only_a, std::vector<int32_t>{0}, only_b).size(), 1u);
+  EXPECT_EQ(plan.positions, (std::vector<int32_t>{5}));
+  // Someone waits behind a full running batch (max_running 2): schedule() admits nobody, so yes; but once b leaves
+  // there is room for it: no.
   sched.add(c.get());
   EXPECT_EQ(sched.schedule_fed(plan, both, fed).size(), 2u);
+  EXPECT_TRUE(sched.schedule_fed(plan, only_a, std::vector<int32_t>{0}, only_b).empty());
   // With room in the running batch, schedule() might admit it: no.
   Scheduler roomy({.max_batch_tokens = 16, .max_running = 3, .max_logits = 16}, blocks);
   auto d = make(2), e = make(2);
