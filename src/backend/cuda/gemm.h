@@ -13,7 +13,7 @@
 //    every bucket is run at M = lo, (lo + hi) / 2 and hi on order-revealing data (kernels/cuda/testdata.h), and its
 //    output rows at the first, last, middle and tile-edge positions must equal, bit for bit, the same X rows computed
 //    alone at M = 1. Candidates that differ are rejected; the fastest survivor (timed with events over rotating weight
-//    copies, so L2 does not flatter) wins. For short GEMMs (small M) the variants of the two fastest (cluster
+//    copies, so L2 does not flatter) wins. For short GEMMs (small M) the variants of the fastest few (cluster
 //    shape, custom option, CTA swizzle) are timed too, and the fastest few of them verified;
 //  - buckets with M <= 32 also try the project's own small-M kernel (kernels/cuda/gemm_small_m.cuh: each output a
 //    chain of k16 mma steps in increasing k, the order cuBLASLt's split-K-free kernels were found to use). It is
@@ -84,7 +84,9 @@ struct GemmTuneOptions {
   int timing_groups = 7;       // timed groups per finalist (median); a group runs once on every weight copy
   float variant_max_us = 150;  // try variants (cluster shape, custom option, swizzle) of a bucket's fastest
                                // candidates where the fastest runs in at most this many microseconds
-  int variant_bases = 2;       // ... of this many of them (the finalists' order)
+  int variant_bases = 4;       // ... of this many of them (the finalists' order; all of them by default). Two
+                               // were not enough: in one process of six the tile with the fastest variant was not
+                               // among them (H100, 4096x4096 M = 257..512: 33.7 against 26.5 us, 0.91x cuBLAS)
   int max_variants = 64;       // variants per base candidate
   uint64_t seed = 0x5eed;      // tuning data (its values do not matter for the bits: only the reduction order does)
   bool log = false;            // print the table to stderr after tuning
