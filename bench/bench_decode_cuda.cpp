@@ -7,9 +7,10 @@
 //                     [--profile 0] [--async 1]
 // Each (mode, S) makes an Engine (backend cuda), warms it up (one request of 8 tokens, which also captures the decode
 // graphs), then submits S requests (distinct random prompts, ignore_eos, greedy) and steps until idle. decode tok/s
-// counts the tokens generated after every prompt was computed, over the time since then. --fuse: the CUDA backend's
-// decode-step fusions, a mask (1 norm prologue, 2 residual epilogue, 4 SwiGLU epilogue, 8 attention inputs into the
-// attention, 16 the embedding into layer 0's norm; 13, the default: 1 + 4 + 8; 0 none).
+// counts the tokens generated after every prompt was computed, over the time since then; ms/step is that time over
+// the decode steps whose device work it holds (with async scheduling, the step in flight at its start too). --fuse: the
+// CUDA backend's decode-step fusions, a mask (1 norm prologue, 2 residual epilogue, 4 SwiGLU epilogue, 8 attention
+// inputs into the attention, 16 the embedding into layer 0's norm; 13, the default: 1 + 4 + 8; 0 none).
 // --split-size, --split-min: the attention's largest and smallest KV split (a row's split is split-min, doubled
 // until it has at most 8 splits, at most split-size: a function of its own position; other values give other bits).
 // --profile 1: cudaProfilerStart / Stop around the decode of run 1 only (for `ncu --profile-from-start off`, which then
@@ -205,8 +206,10 @@ int main(int argc, char** argv) {
             engine.step();
             while (engine.stats().prompt_tokens < static_cast<uint64_t>(run + 1) * s * prompt_len && engine.step()) {
             }
-            const uint64_t gen0 = engine.stats().generated_tokens, steps0 = engine.stats().steps,
-                           fed0 = engine.stats().fed_steps;
+            // The window's steps: those enqueued in it, and (async) the one already in flight at its start, whose
+            // device work runs inside it (it was enqueued behind the prefill, which the loop above waited for).
+            const EngineStats st0 = engine.stats();
+            const uint64_t gen0 = st0.generated_tokens, steps0 = st0.steps - st0.in_flight, fed0 = st0.fed_steps;
             const bool profiled = profile && run == 1 && k == 0;
             if (profiled) cudaProfilerStart();
             auto d0 = Clock::now();

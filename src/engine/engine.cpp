@@ -540,6 +540,7 @@ EngineStats Engine::stats() const {
   EngineStats s = counters_;
   s.waiting = scheduler_->num_waiting();
   s.running = scheduler_->num_running();
+  s.in_flight = static_cast<int>(in_flight_.size());
   s.kv_blocks_total = blocks_->num_blocks();
   const BlockManagerStats b = blocks_->stats();
   s.kv_blocks_used = b.used;

@@ -74,7 +74,8 @@ struct EngineStats {
   int running = 0;
   int kv_blocks_total = 0;
   int kv_blocks_used = 0;
-  uint64_t steps = 0;
+  int in_flight = 0;   // steps enqueued and not yet completed (async scheduling: up to two)
+  uint64_t steps = 0;  // steps enqueued
   uint64_t preemptions = 0;
   uint64_t prefix_cache_hits = 0;     // blocks reused
   uint64_t prefix_cache_queries = 0;  // blocks looked up

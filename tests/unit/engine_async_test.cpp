@@ -116,7 +116,11 @@ TEST(EngineAsync, RequestsEndingByTheirLimitsDoNotStopTheFeeding) {
   Engine e(*m, nullptr, options(true));
   std::vector<uint64_t> ids;
   for (size_t i = 0; i < prompts.size(); ++i) ids.push_back(e.submit(prompts[i], ps[i]));
+  ASSERT_TRUE(e.step());  // the prefill, completed after the first decode step was enqueued behind it
+  EXPECT_EQ(e.stats().in_flight, 1);
+  EXPECT_EQ(e.stats().steps, 2u);
   e.run_until_idle();
+  EXPECT_EQ(e.stats().in_flight, 0);
   EXPECT_EQ(e.stats().steps, 9u);  // one prefill step for all, then decode until the longest is done
   EXPECT_EQ(e.stats().fed_steps, 8u);
   EXPECT_EQ(e.stats().dropped_rows, 0u);
