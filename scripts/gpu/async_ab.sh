@@ -6,10 +6,7 @@
 # qwen3-8b, invariant mode. Logs in $OUT (or build-gpu/out).
 source "$(dirname "$0")/session.sh"
 build_full verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda
-synth_start
-cuda_tests
-grep -E "FAILED|Failure|differ|DIFFER" -A4 "$out/tests.log" | head -30
-synth_wait
+tests_and_model
 for prompt in 16 1024; do
   stamp "bench_decode_cuda S=1 P=$prompt --async 1,0"
   timeout 150 $B/bench_decode_cuda --model /tmp/q8 --tokens 128 --prompt-len "$prompt" --runs 3 --streams 1 \

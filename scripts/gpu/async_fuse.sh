@@ -5,10 +5,7 @@
 # and 64 async on/off at the default mask. Logs in $OUT (or build-gpu/out).
 source "$(dirname "$0")/session.sh"
 build_full verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda
-synth_start
-cuda_tests
-grep -E "FAILED|Failure|differ|DIFFER" -A4 "$out/tests.log" | head -30
-synth_wait
+tests_and_model
 for prompt in 16 1024; do
   for f in ${AB_MASKS:-13 29}; do
     stamp "bench_decode_cuda S=1 P=$prompt fuse $f --async 1,0"

@@ -5,10 +5,7 @@
 # context 4096 among them) and bench_gemm_cuda (criterion 2's shapes, invariant vs cuBLAS's default). Logs in $OUT.
 source "$(dirname "$0")/session.sh"
 build_full verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda bench_attention_cuda bench_gemm_cuda
-synth_start
-cuda_tests
-grep -E "FAILED|Failure|differ|DIFFER" -A4 "$out/tests.log" | head -30
-synth_wait
+tests_and_model
 for prompt in 16 1024; do
   stamp "bench_decode_cuda S=1 P=$prompt --async 1,0"
   timeout 120 $B/bench_decode_cuda --model /tmp/q8 --tokens 128 --prompt-len "$prompt" --runs 3 --streams 1 \

@@ -1,7 +1,8 @@
 # Sourced (not run) by the one-call device scripts of this folder: goes to the repository root, sets $out (the logs:
 # $OUT, or build-gpu/out) and stamp (a timed line into $out/steps.log), and defines build_full TARGET..., the full
 # build through full_build.sh (its own logs in /tmp/fb; on failure the tail, and the script exits), after which $B
-# holds the binaries' folder and LD_LIBRARY_PATH the carried libraries. Also cuda_tests, ncu_decode, synth_start and synth_wait (below).
+# holds the binaries' folder and LD_LIBRARY_PATH the carried libraries. Also cuda_tests, ncu_decode, synth_start,
+# synth_wait and tests_and_model (below).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 out=${OUT:-$PWD/build-gpu/out}
@@ -61,4 +62,12 @@ synth_start() {
 synth_wait() {
   [ -z "$synth_pid" ] && return
   wait "$synth_pid" || { stamp "synth failed"; tail /tmp/synth.log; exit 1; }
+}
+# After build_full: the synthetic model made in the background while cuda_tests runs, any failure's lines on stdout,
+# then the wait for the model (the usual start of a call that tests and then benchmarks decode).
+tests_and_model() {
+  synth_start
+  cuda_tests
+  grep -E "FAILED|Failure|differ|DIFFER" -A4 "$out/tests.log" | head -30
+  synth_wait
 }

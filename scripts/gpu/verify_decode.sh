@@ -5,10 +5,7 @@
 # batch-1 decode (bench_decode_trace_cuda, from the same build). Logs in $OUT (or build-gpu/out).
 source "$(dirname "$0")/session.sh"
 build_full verbatim test_cuda test_cuda_backend test_invariance bench_decode_cuda ${VERIFY_TRACE:+bench_decode_trace_cuda}
-synth_start
-cuda_tests
-grep -E "FAILED|Failure|differ|DIFFER" -A4 "$out/tests.log" | head -30
-synth_wait
+tests_and_model
 for prompt in 16 1024; do for r in 1 2; do
   timeout 100 $B/bench_decode_cuda --model /tmp/q8 --tokens 128 --prompt-len "$prompt" --runs 2 --streams 1 \
     --modes invariant >>"$out/bench_decode_s1.log" 2>&1
